@@ -1,4 +1,5 @@
-"""The command line: ``python -m pulse_teach demo`` runs PULSE end to end on what is bundled."""
+"""The command line: ``python -m pulse_teach demo`` runs PULSE end to end on what is bundled;
+``python -m pulse_teach train`` trains a face generator for it."""
 from __future__ import annotations
 
 import argparse
@@ -16,10 +17,24 @@ from .images import save_image
 from .pulse import PulseConfig, PulseResult, PulseStep, upsample
 from .storage import atomic_path
 from .stylegan2 import SMALL_64, Generator
+from .train import SKIN_TONES, TrainConfig, TrainEvent, Trainer
 
 EXAMPLES = """examples:
   python -m pulse_teach demo                      # 8 seeds, 100 steps, writes ./pulse_demo/
   python -m pulse_teach demo --seeds 4 --steps 50 --out /tmp/demo
+  python -m pulse_teach train --out runs/faces64 --minutes 180 --export data/models/faces64.pt
+"""
+
+TRAIN_EXAMPLES = """examples:
+  python -m pulse_teach train --out runs/try --minutes 12                  # a short look at training
+  python -m pulse_teach train --out runs/faces64 --minutes 180 --export data/models/faces64.pt
+  python -m pulse_teach train --out runs/faces64-skewed --skin skewed --minutes 180 \\
+      --export data/models/faces64-skewed.pt
+  python -m pulse_teach train --out runs/faces64 --minutes 240             # resume and train for longer
+
+The run folder gets checkpoint.pt, samples/stepNNNNNN.png (8x8 grids of the EMA generator), log.jsonl
+and, at the end, the EMA generator alone (--export). Rerunning with the same --out resumes; --minutes
+and --kimg count the whole run, resumed sessions included. Ctrl-C saves a checkpoint and exports.
 """
 
 
@@ -93,6 +108,41 @@ def write_outputs(result: PulseResult, out: Path, truth: torch.Tensor | None = N
         tmp.write_text(json.dumps(report, indent=2))
 
 
+def run_train(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    saved = Trainer.saved_config(out)  # resuming: start from the run's own settings
+    overrides = {name: value for name, value in (
+        ("skin_tone", SKIN_TONES.get(args.skin)), ("max_minutes", args.minutes), ("max_kimg", args.kimg),
+        ("batch", args.batch), ("seed", args.seed), ("data_workers", args.workers), ("num_threads", args.threads),
+    ) if value is not None}
+    try:
+        trainer = Trainer(dataclasses.replace(saved or TrainConfig(), device=args.device, **overrides), out)
+    except ValueError as error:  # e.g. other settings than the run being resumed
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    config = trainer.config
+    limits = ", ".join(f"{k} {v:g}" for k, v in (("minutes", config.max_minutes), ("kimg", config.max_kimg)) if v)
+    print(f"{'resuming' if saved else 'starting'} {out} at step {trainer.step} ({trainer.nimg / 1000:.1f} kimg) on "
+          f"{trainer.device}: skin {config.skin_tone}, batch {config.batch}; stops at {limits or 'Ctrl-C'}",
+          file=sys.stderr)
+    last_r1 = [float("nan")]  # R1 is computed every r1_interval steps; show the latest
+    with tqdm(desc="train", unit="step", initial=trainer.step, file=sys.stderr, mininterval=args.log_seconds,
+              smoothing=0.05) as bar:
+        def progress(event: TrainEvent) -> None:
+            if event.kind != "step":
+                bar.write(f"step {event.step}: {event.kind} {event.path}", file=sys.stderr)
+                return
+            last_r1[0] = event.losses.get("R1", last_r1[0])
+            bar.update(1)
+            bar.set_postfix(G=f"{event.losses['G']:.2f}", D=f"{event.losses['D']:.2f}", R1=f"{last_r1[0]:.3f}",
+                            kimg=f"{event.kimg:.1f}", min=f"{event.elapsed / 60:.1f}", refresh=False)
+        reason = trainer.run(progress)
+    exported = trainer.export(args.export or out / "generator.pt")
+    print(f"stopped ({reason}) at step {trainer.step}, {trainer.nimg / 1000:.1f} kimg, "
+          f"{trainer.elapsed / 60:.1f} min of training; exported the EMA generator to {exported}", file=sys.stderr)
+    return 130 if reason == "interrupted" else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pulse-teach", description="Learn PULSE by running it.",
                                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -106,6 +156,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--low-res", type=int, default=8, choices=(4, 8, 16, 32), help="input side (default: %(default)s)")
     demo.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: %(default)s)")
     demo.set_defaults(func=run_demo)
+    train = commands.add_parser("train", help="train a 64x64 face generator (resumable) and export it",
+                                epilog=TRAIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    train.add_argument("--out", required=True, help="run folder: checkpoint, sample grids, log (resumed if present)")
+    train.add_argument("--skin", choices=tuple(SKIN_TONES),
+                       help="skin tones of the training faces: balanced (50/50) or skewed (90%% light / "
+                            "10%% dark) (default: balanced, or the run's own when resuming)")
+    train.add_argument("--minutes", type=float, help="stop after this much training time in total "
+                       f"(default: {TrainConfig.max_minutes:g})")
+    train.add_argument("--kimg", type=float, help="stop after this many thousand real images in total")
+    train.add_argument("--batch", type=int, help=f"images per step (default: {TrainConfig.batch})")
+    train.add_argument("--seed", type=int, help=f"seed of weights, latents and faces (default: {TrainConfig.seed})")
+    train.add_argument("--export", help="where to write the EMA generator at the end (default: OUT/generator.pt)")
+    train.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
+    train.add_argument("--workers", type=int, help="face-rendering processes; 0 renders in the training "
+                       "process (default: 0; try 4 or more on a GPU machine)")
+    train.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    train.add_argument("--log-seconds", type=float, default=30.0,
+                       help="seconds between progress-bar updates, keeping logs short (default: %(default)s)")
+    train.set_defaults(func=run_train)
     return parser
 
 

@@ -1,0 +1,115 @@
+"""Tests for pulse_teach.models: the float16 export format, safe loading, and the registry of names."""
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+
+from pulse_teach import models
+from pulse_teach.models import FORMAT, list_models, load_generator, save_generator
+from pulse_teach.stylegan2 import SMALL_64, Generator
+
+TINY = dict(resolution=16, z_dim=32, w_dim=32, channel_base=256, channel_max=32, num_mapping_layers=2)
+UNPICKLED = []  # filled if a file's pickled code ever runs
+
+
+def _record_unpickling():
+    UNPICKLED.append(True)
+    return "ran"
+
+
+class CodeOnLoad:
+    """Pickles as 'call _record_unpickling()': plain pickle would run it, weights_only must refuse."""
+
+    def __reduce__(self):
+        return (_record_unpickling, ())
+
+
+@pytest.fixture
+def tiny() -> Generator:
+    torch.manual_seed(0)
+    G = Generator(**TINY)
+    with torch.no_grad():
+        G.mapping.w_avg.normal_()
+        for p in G.parameters():
+            p.add_(0.1 * torch.randn_like(p))  # noise strengths and biases away from their zero init
+    return G
+
+
+@pytest.fixture
+def models_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(models, "MODELS_DIR", tmp_path / "models")
+    return tmp_path / "models"
+
+
+def _outputs(G: Generator) -> torch.Tensor:
+    z = torch.randn(3, G.z_dim, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        return G(z, noise_mode="const")
+
+
+def test_round_trip_gives_the_float16_rounded_generator(tiny, tmp_path):
+    path = save_generator(tmp_path / "g.pt", tiny, {"skin_tone": {"light": 0.9, "dark": 0.1}, "betas": (0.0, 0.99)})
+    raw = torch.load(path, weights_only=True)
+    assert raw["format"] == FORMAT and raw["config"] == tiny.config
+    assert all(v.dtype == torch.float16 for v in raw["state_dict"].values() if v.is_floating_point())
+    loaded = load_generator(path)
+    assert loaded.meta == {"skin_tone": {"light": 0.9, "dark": 0.1}, "betas": [0.0, 0.99]}
+    assert not loaded.training and not any(p.requires_grad for p in loaded.parameters())
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    rounded = Generator(**TINY)
+    rounded.load_state_dict({k: v.half().float() for k, v in tiny.state_dict().items()})
+    assert torch.equal(_outputs(loaded), _outputs(rounded))  # exactly the fp16 weights
+    torch.testing.assert_close(_outputs(loaded), _outputs(tiny), atol=2e-2, rtol=0)  # close to the original
+
+
+def test_export_of_the_small_config_is_small(tmp_path):
+    path = save_generator(tmp_path / "small.pt", Generator(**SMALL_64))
+    assert path.stat().st_size < 3.5e6  # 1.4 M parameters at 2 bytes; the limit for bundling is 10 MB
+
+
+def test_meta_must_be_plain_data(tiny, tmp_path):
+    with pytest.raises(TypeError, match="JSON"):
+        save_generator(tmp_path / "g.pt", tiny, {"generator": tiny})
+    with pytest.raises(TypeError, match="Generator"):
+        save_generator(tmp_path / "g.pt", torch.nn.Linear(2, 2))
+    assert not (tmp_path / "g.pt").exists()
+
+
+def test_loading_refuses_pickled_code(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"format": FORMAT, "config": TINY, "state_dict": {}, "meta": CodeOnLoad()}, path)
+    with pytest.raises(pickle.UnpicklingError):
+        load_generator(path)
+    assert UNPICKLED == []
+
+
+def test_loading_refuses_other_files(tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save({"state_dict": {}}, path)
+    with pytest.raises(ValueError, match="not a pulse_teach generator export"):
+        load_generator(path)
+
+
+def test_unknown_name_lists_the_known_ones():
+    with pytest.raises(ValueError, match="faces64-skewed"):
+        load_generator("faces128")
+
+
+def test_missing_bundled_model_says_it_is_not_trained_yet(models_dir):
+    with pytest.raises(FileNotFoundError, match="not been trained"):
+        load_generator("faces64")
+
+
+def test_bundled_names_load_from_the_models_folder(tiny, models_dir):
+    assert list_models() == {"faces64": False, "faces64-skewed": False}
+    save_generator(models_dir / "faces64.pt", tiny, {"skin_tone": "balanced"})
+    assert list_models() == {"faces64": True, "faces64-skewed": False}
+    loaded = load_generator("faces64", device="cpu")
+    assert loaded.meta["skin_tone"] == "balanced" and loaded.config == tiny.config
+
+
+def test_bundled_models_live_in_the_repository():
+    assert models.MODELS_DIR == models.Path(models.__file__).resolve().parents[1] / "data" / "models"
+    assert set(list_models()) == {"faces64", "faces64-skewed"}

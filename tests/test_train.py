@@ -1,0 +1,157 @@
+"""Tests for pulse_teach.train: steps that learn, lazy R1, EMA, exact resume, Ctrl-C, samples and export."""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import signal
+
+import pytest
+import torch
+from PIL import Image
+
+from pulse_teach.models import load_generator
+from pulse_teach.train import TrainConfig, Trainer, face_batches
+
+
+def tiny_config(**changes) -> TrainConfig:
+    """16x16 faces, a few thousand parameters, batch 4: a step takes milliseconds."""
+    config = TrainConfig(
+        generator=dict(resolution=16, z_dim=32, w_dim=32, channel_base=256, channel_max=32, num_mapping_layers=2),
+        discriminator=dict(channel_base=128, channel_max=32), batch=4, r1_interval=2, ema_kimg=0.01,
+        noise_max_res=8, max_minutes=None, max_steps=4, sample_minutes=60, checkpoint_minutes=60)
+    return dataclasses.replace(config, **changes)
+
+
+def _tensors(trainer: Trainer) -> dict[str, torch.Tensor]:
+    """A copy of every tensor that defines the training state, in one dict."""
+    out = {}
+    for name in ("G", "D", "G_ema"):
+        out.update({f"{name}.{k}": v.clone() for k, v in getattr(trainer, name).state_dict().items()})
+    for name in ("opt_g", "opt_d"):
+        for i, state in getattr(trainer, name).state_dict()["state"].items():
+            out.update({f"{name}.{i}.{k}": v.clone() for k, v in state.items()})
+    return out
+
+
+def _assert_same_state(a: Trainer, b: Trainer) -> None:
+    ta, tb = _tensors(a), _tensors(b)
+    assert ta.keys() == tb.keys()
+    for key in ta:
+        assert torch.equal(ta[key], tb[key]), key
+    assert (a.step, a.nimg) == (b.step, b.nimg)
+    assert torch.equal(a.rng.get_state(), b.rng.get_state())
+
+
+def test_steps_learn_with_finite_losses_and_lazy_r1(tmp_path):
+    trainer = Trainer(tiny_config(max_steps=5), tmp_path)
+    before = _tensors(trainer)
+    events = []
+    assert trainer.run(events.append) == "max_steps"
+    steps = [e for e in events if e.kind == "step"]
+    assert [e.step for e in steps] == [1, 2, 3, 4, 5] and steps[-1].kimg == 5 * 4 / 1000
+    assert all(math.isfinite(v) for e in steps for v in e.losses.values())
+    assert [e.step for e in steps if "R1" in e.losses] == [1, 3, 5]  # steps 0, 2, 4 of an interval of 2
+    after = _tensors(trainer)
+    for name in ("G.synthesis.b16.conv1.weight", "G.mapping.fc0.weight", "D.fromrgb.weight", "D.out.weight"):
+        assert not torch.equal(before[name], after[name]), name
+    noise = dict(trainer.G.named_parameters())
+    assert noise["synthesis.b8.conv1.noise_strength"] != 0  # learns at <= noise_max_res
+    assert noise["synthesis.b16.conv1.noise_strength"] == 0  # frozen above it, but present
+
+
+def test_ema_differs_from_g_and_moves_toward_it(tmp_path):
+    trainer = Trainer(tiny_config(max_steps=3), tmp_path)
+    trainer.run()
+
+    def distance() -> float:
+        return sum((p - q).square().sum().item() for p, q in zip(trainer.G.parameters(), trainer.G_ema.parameters()))
+
+    d0 = distance()
+    trainer._update_ema(trainer.config.batch)  # G held still: the average must come closer
+    assert 0 < distance() < d0
+    assert torch.equal(trainer.G_ema.mapping.w_avg, trainer.G.mapping.w_avg)  # buffers are copied
+
+
+def test_resume_continues_exactly_where_it_stopped(tmp_path):
+    straight = Trainer(tiny_config(max_steps=4), tmp_path / "a")
+    straight.run()
+    first = Trainer(tiny_config(max_steps=2), tmp_path / "b")
+    first.run()
+    resumed = Trainer(tiny_config(max_steps=4), tmp_path / "b")  # max_steps may change on resume
+    _assert_same_state(first, resumed)
+    resumed.run()
+    _assert_same_state(straight, resumed)  # same data, latents, noise and updates as without a break
+
+
+def test_resume_refuses_other_settings(tmp_path):
+    Trainer(tiny_config(max_steps=1), tmp_path).run()
+    with pytest.raises(ValueError, match="batch"):
+        Trainer(tiny_config(batch=8), tmp_path)
+    assert Trainer.saved_config(tmp_path).batch == 4 and Trainer.saved_config(tmp_path / "none") is None
+
+
+def test_keyboard_interrupt_from_callback_saves_and_returns(tmp_path):
+    def stop_at_3(event):
+        if event.kind == "step" and event.step == 3:
+            raise KeyboardInterrupt
+
+    trainer = Trainer(tiny_config(max_steps=10), tmp_path)
+    assert trainer.run(stop_at_3) == "interrupted"
+    assert Trainer(tiny_config(max_steps=10), tmp_path).step == 3
+
+
+def test_ctrl_c_stops_after_the_current_step(tmp_path):
+    def ctrl_c_at_2(event):
+        if event.kind == "step" and event.step == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # as if typed: handled, so the step counter stays whole
+
+    handler = signal.getsignal(signal.SIGINT)
+    trainer = Trainer(tiny_config(max_steps=10), tmp_path)
+    assert trainer.run(ctrl_c_at_2) == "interrupted"
+    assert trainer.step == 2 and Trainer(None, tmp_path).step == 2
+    assert signal.getsignal(signal.SIGINT) is handler  # restored
+
+
+def test_sample_grids_are_written(tmp_path):
+    events = []
+    Trainer(tiny_config(max_steps=2), tmp_path).run(events.append)
+    samples = [e.path for e in events if e.kind == "sample"]
+    assert samples == [tmp_path / "samples" / "step000000.png", tmp_path / "samples" / "step000002.png"]
+    with Image.open(samples[-1]) as image:
+        assert image.size == (8 * 18 + 2, 8 * 18 + 2)  # 8x8 faces of 16 px with 2 px gaps
+    assert (tmp_path / "log.jsonl").read_text().count("\n") == 1
+
+
+def test_export_round_trip(tmp_path):
+    trainer = Trainer(tiny_config(max_steps=2, skin_tone={"light": 0.9, "dark": 0.1}), tmp_path)
+    trainer.run()
+    loaded = load_generator(trainer.export(tmp_path / "g.pt"))
+    assert loaded.meta["skin_tone"] == {"light": 0.9, "dark": 0.1} and loaded.meta["steps"] == 2
+    z = torch.randn(4, loaded.z_dim, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(z), trainer.G_ema(z), atol=2e-2, rtol=0)
+
+
+def test_face_batches_are_the_same_with_render_workers():
+    inline = face_batches(3, 16, first_seed=5, skin_tone="dark")
+    pooled = face_batches(3, 16, first_seed=5, skin_tone="dark", workers=2)
+    for _ in range(5):  # more batches than are in flight at once
+        a, b = next(inline), next(pooled)
+        assert a.shape == (3, 3, 16, 16) and a.dtype == torch.uint8 and torch.equal(a, b)
+    pooled.close()
+
+
+def test_cli_trains_exports_and_resumes(tmp_path, capsys):
+    from pulse_teach.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), "--kimg", "0.032", "--skin", "skewed"]) == 0  # 1 step
+    generator = load_generator(out / "generator.pt")
+    assert generator.resolution == 64 and generator.meta["skin_tone"] == {"light": 0.9, "dark": 0.1}
+    assert generator.meta["steps"] == 1 and (out / "samples" / "step000001.png").is_file()
+    assert main(["train", "--out", str(out), "--batch", "16"]) == 2  # resuming with other settings is refused
+    assert "batch: run has 32" in capsys.readouterr().err
+    assert main(["train", "--out", str(out), "--kimg", "0.064", "--export", str(tmp_path / "g.pt")]) == 0
+    assert load_generator(tmp_path / "g.pt").meta["steps"] == 2  # resumed with the run's skin tones
+    assert load_generator(tmp_path / "g.pt").meta["skin_tone"] == {"light": 0.9, "dark": 0.1}
