@@ -17,9 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .stylegan2 import FullyConnectedLayer
-
-_LRELU_SLOPE, _LRELU_GAIN = 0.2, math.sqrt(2)
+from .stylegan2 import FullyConnectedLayer, lrelu
 
 
 class Conv2dLayer(nn.Module):
@@ -35,7 +33,7 @@ class Conv2dLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.conv2d(x, self.weight * self.weight_gain, self.bias, padding=self.weight.shape[-1] // 2)
-        return F.leaky_relu(x, _LRELU_SLOPE) * _LRELU_GAIN if self.activation == "lrelu" else x
+        return lrelu(x) if self.activation == "lrelu" else x
 
 
 class DiscriminatorBlock(nn.Module):

@@ -29,6 +29,11 @@ NOISE_MODES = ("const", "random", "none")
 _LRELU_SLOPE, _LRELU_GAIN = 0.2, math.sqrt(2)  # the gain keeps unit variance through the activation
 
 
+def lrelu(x: torch.Tensor) -> torch.Tensor:
+    """LeakyReLU(0.2) times sqrt(2): StyleGAN2's activation in G and D."""
+    return F.leaky_relu(x, _LRELU_SLOPE) * _LRELU_GAIN
+
+
 def setup_filter(taps: Sequence[float] = (1, 3, 3, 1)) -> torch.Tensor:
     """2-D low-pass filter (outer product of the taps, sum 1) that every resampling step uses."""
     f = torch.tensor(taps, dtype=torch.float32)
@@ -113,7 +118,7 @@ class FullyConnectedLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.linear(x, self.weight * self.weight_gain, self.bias * self.bias_gain)
         if self.activation == "lrelu":
-            x = F.leaky_relu(x, _LRELU_SLOPE) * _LRELU_GAIN
+            x = lrelu(x)
         return x
 
 
@@ -175,7 +180,7 @@ class SynthesisLayer(nn.Module):
             noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device, dtype=x.dtype)
         if noise is not None:
             x = x + noise * self.noise_strength  # (N, O, R, R)
-        x = F.leaky_relu(x + self.bias.reshape(1, -1, 1, 1), _LRELU_SLOPE) * _LRELU_GAIN
+        x = lrelu(x + self.bias.reshape(1, -1, 1, 1))
         return x if self.conv_clamp is None else x.clamp(-self.conv_clamp, self.conv_clamp)
 
 

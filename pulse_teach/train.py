@@ -137,9 +137,9 @@ class Trainer:
             if layer.resolution > cfg.noise_max_res:
                 layer.noise_strength.requires_grad_(False)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        self.opt_g = torch.optim.Adam([p for p in self.G.parameters() if p.requires_grad], cfg.lr_g,
-                                      betas=tuple(map(float, cfg.betas)))
-        self.opt_d = torch.optim.Adam(self.D.parameters(), cfg.lr_d, betas=tuple(map(float, cfg.betas)))
+        betas = tuple(map(float, cfg.betas))  # torch rejects integer betas such as (0, 0.99)
+        self.opt_g = torch.optim.Adam([p for p in self.G.parameters() if p.requires_grad], cfg.lr_g, betas=betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), cfg.lr_d, betas=betas)
         self.rng = torch.Generator().manual_seed(cfg.seed)  # latents and mixing; on the CPU for every device
         self.sample_z = torch.randn(64, self.G.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 10 ** 6))
         self.step, self.nimg, self.elapsed = 0, 0, 0.0
