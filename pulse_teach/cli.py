@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -13,10 +14,16 @@ from tqdm.auto import tqdm
 
 from .downscale import bicubic_downsample
 from .figures import pulse_figure
-from .images import save_image
+from .images import make_grid, save_image
+from .models import load_generator
+from .recovery import recovery_report
+from .samples import load_sample
+from .probe import EVAL_SEED, PROBE_PATH, ProbeConfig, ProbeEvent, load_probe, save_probe, train_probe
+from .probe import eval_set as probe_eval_set
+from .probe import evaluate as evaluate_probe
+from .quality import evaluate_generator, generate
 from .pulse import PulseConfig, PulseResult, PulseStep, upsample
 from .storage import atomic_path
-from .stylegan2 import SMALL_64, Generator
 from .train import SKIN_TONES, TrainConfig, TrainEvent, Trainer
 
 EXAMPLES = """examples:
@@ -49,43 +56,41 @@ def pick_device(name: str) -> torch.device:
     return torch.device("cpu")
 
 
-def demo_generator(seed: int) -> Generator:
-    """The demo's generator: the small 64x64 configuration with seeded random weights (no training yet).
-
-    Freshly initialised ToRGB layers give images spanning about [-2.7, 2.7], far outside the image
-    range; scaling them by 0.3 gives the contrast of real pictures (pixel variance ~0.05 in [0, 1]).
-    """
-    torch.manual_seed(seed)
-    generator = Generator(**SMALL_64).eval()
-    with torch.no_grad():
-        for name, param in generator.named_parameters():
-            if name.endswith("torgb.weight"):
-                param.mul_(0.3)
-    return generator
-
-
 def run_demo(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
-    generator = demo_generator(args.seed).to(device)
-    with torch.no_grad():  # a "true" high-res image the generator can make, and its 8x8 version
-        z = torch.randn(1, generator.z_dim, generator=torch.Generator().manual_seed(args.seed)).to(device)
-        truth = (generator(z) + 1).div(2).clamp(0, 1)  # (1, 3, 64, 64)
-        low_res = bicubic_downsample(truth, generator.resolution // args.low_res)  # (1, 3, 8, 8)
-    config = PulseConfig(steps=args.steps, num_seeds=args.seeds, seed=args.seed, gaussian_fit_samples=100_000)
-    print(f"PULSE demo on {device}: {args.low_res}x{args.low_res} -> {generator.resolution}x{generator.resolution}, "
-          f"{args.seeds} seeds, {args.steps} steps (randomly initialised generator until a trained one is bundled)")
+    generator = load_generator(args.model, device)
+    sample = load_sample(args.sample)  # a held-out face: its truth, and its bicubic 16x16 and 8x8 versions
+    truth = sample.truth.to(device)  # (3, 64, 64)
+    if generator.resolution != truth.shape[-1]:
+        print(f"error: the demo's faces are {truth.shape[-1]}x{truth.shape[-1]}; {args.model} makes "
+              f"{generator.resolution}x{generator.resolution} images", file=sys.stderr)
+        return 2
+    low_res = sample.low_res.get(args.low_res)  # 16 and 8 are bundled; 4 and 32 are made here
+    if low_res is None:
+        low_res = bicubic_downsample(truth[None], generator.resolution // args.low_res)[0].clamp(0, 1)
+    config = PulseConfig(steps=args.steps, num_seeds=args.seeds, seed=args.seed)
+    print(f"PULSE demo on {device}: {args.model}, sample {args.sample}, {args.low_res}x{args.low_res} -> "
+          f"{generator.resolution}x{generator.resolution}, {args.seeds} seeds, {args.steps} steps")
     with tqdm(total=config.steps, desc="PULSE", unit="step", file=sys.stderr, mininterval=0.5) as bar:
         def progress(event: PulseStep) -> None:
             bar.update(1)
             bar.set_postfix(best_mse=f"{float(event.best_l2.min()):.1e}", accepted=int(event.accepted.sum()), refresh=False)
-        result = upsample(generator, low_res, config, callbacks=progress)
-    write_outputs(result, Path(args.out), truth=truth[0].cpu(), device=str(device))
+        result = upsample(generator, low_res.to(device), config, callbacks=progress)
+    probe = load_probe()
+    recovery = recovery_report(result, truth.cpu(), sample.attributes, probe)
+    write_outputs(result, Path(args.out), truth=truth.cpu(), device=str(device), recovery=recovery)
     print(result.summary())
+    if "agreement" in recovery:
+        d = recovery["diversity"]
+        print(f"accepted solutions differ from each other by {d['mean_pairwise']:.3f} RMS and from the true face "
+              f"by {d['mean_to_truth']:.3f}; attributes matching the truth (probe): coarse "
+              f"{recovery['coarse_agreement']:.0%}, fine {recovery['fine_agreement']:.0%}")
     print(f"wrote {args.out}/contact_sheet.png, solution_*.png and report.json")
     return 0
 
 
-def write_outputs(result: PulseResult, out: Path, truth: torch.Tensor | None = None, device: str = "") -> None:
+def write_outputs(result: PulseResult, out: Path, truth: torch.Tensor | None = None, device: str = "",
+                  recovery: dict | None = None) -> None:
     """Solutions, their downscales, a contact sheet and report.json, each written atomically."""
     out.mkdir(parents=True, exist_ok=True)
     save_image(result.target, out / "input.png")
@@ -104,19 +109,28 @@ def write_outputs(result: PulseResult, out: Path, truth: torch.Tensor | None = N
                    "accepted": bool(result.accepted[i]), "best_step": int(result.best_step[i]),
                    "attempts": int(result.attempts[i])} for i, seed in enumerate(result.seeds)],
     }
+    if recovery is not None:
+        report["recovery"] = recovery
     with atomic_path(out / "report.json") as tmp:
         tmp.write_text(json.dumps(report, indent=2))
 
 
 def run_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    saved = Trainer.saved_config(out)  # resuming: start from the run's own settings
+    saved = base = Trainer.saved_config(out)  # resuming: start from the run's own settings
+    if saved is None and args.init_from:  # fine-tuning: start from the parent run's settings
+        parent = Trainer.saved_config(args.init_from)
+        if parent is None:
+            print(f"error: --init-from {args.init_from} holds no checkpoint.pt", file=sys.stderr)
+            return 2
+        base = dataclasses.replace(parent, init_from=str(args.init_from))
     overrides = {name: value for name, value in (
         ("skin_tone", SKIN_TONES.get(args.skin)), ("max_minutes", args.minutes), ("max_kimg", args.kimg),
         ("batch", args.batch), ("seed", args.seed), ("data_workers", args.workers), ("num_threads", args.threads),
+        ("snapshots", args.snapshots or None), ("sample_minutes", args.sample_minutes),
     ) if value is not None}
     try:
-        trainer = Trainer(dataclasses.replace(saved or TrainConfig(), device=args.device, **overrides), out)
+        trainer = Trainer(dataclasses.replace(base or TrainConfig(), device=args.device, **overrides), out)
     except ValueError as error:  # e.g. other settings than the run being resumed
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -143,6 +157,45 @@ def run_train(args: argparse.Namespace) -> int:
     return 130 if reason == "interrupted" else 0
 
 
+def run_train_probe(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = ProbeConfig(steps=args.steps, seed=args.seed)
+    with tqdm(total=config.steps, desc="probe", unit="step", file=sys.stderr, mininterval=args.log_seconds) as bar:
+        def progress(event: ProbeEvent) -> None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{event.loss:.3f}", refresh=False)
+        start = time.perf_counter()
+        probe = train_probe(config, progress)
+    minutes = (time.perf_counter() - start) / 60
+    attribute_dicts, images = probe_eval_set()
+    report = evaluate_probe(probe, attribute_dicts, images)
+    meta = {"train_config": dataclasses.asdict(config), "wall_time_min": round(minutes, 1),
+            "eval": {"n": len(images), "seed": EVAL_SEED, "per_attribute": report}, "torch": torch.__version__}
+    path = save_probe(args.out, probe, meta)
+    for name, figures in report.items():
+        print(f"{name:12s} " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()))
+    print(f"trained in {minutes:.1f} min; wrote {path}", file=sys.stderr)
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    generator, probe = load_generator(args.model), load_probe(args.probe)
+    skin_tone = generator.meta.get("skin_tone", "balanced")
+    report = evaluate_generator(generator, probe, skin_tone=skin_tone, n=args.n, seed=args.seed)
+    report.update(model=str(args.model), skin_tone=skin_tone)
+    print(f"Fréchet distance (probe features, {args.n} samples vs renders): {report['frechet_distance']:.2f}")
+    for name in report["generated"]:
+        rows = [f"{k} {report['renders'][name][k]:.2f}/{v:.2f}" for k, v in report["generated"][name].items()]
+        print(f"{name:12s} renders/generated: " + ", ".join(rows))
+    if args.json:
+        with atomic_path(Path(args.json)) as tmp:
+            tmp.write_text(json.dumps(report, indent=2) + "\n")
+    if args.grid:
+        save_image(make_grid(generate(generator, 64, args.seed), ncol=8), args.grid)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pulse-teach", description="Learn PULSE by running it.",
                                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -154,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--steps", type=int, default=100, help="optimisation steps (default: %(default)s)")
     demo.add_argument("--seed", type=int, default=0, help="first seed; same seed, same pictures (default: %(default)s)")
     demo.add_argument("--low-res", type=int, default=8, choices=(4, 8, 16, 32), help="input side (default: %(default)s)")
+    demo.add_argument("--model", default="faces64", help="bundled model name or exported file (default: %(default)s)")
+    demo.add_argument("--sample", default="face0", help="bundled lesson face, face0 ... face7 (default: %(default)s)")
     demo.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: %(default)s)")
     demo.set_defaults(func=run_demo)
     train = commands.add_parser("train", help="train a 64x64 face generator (resumable) and export it",
@@ -167,14 +222,34 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--kimg", type=float, help="stop after this many thousand real images in total")
     train.add_argument("--batch", type=int, help=f"images per step (default: {TrainConfig.batch})")
     train.add_argument("--seed", type=int, help=f"seed of weights, latents and faces (default: {TrainConfig.seed})")
+    train.add_argument("--init-from", help="fine-tune: start a new run from this run folder's checkpoint "
+                       "(steps, kimg and minutes carry on from it)")
     train.add_argument("--export", help="where to write the EMA generator at the end (default: OUT/generator.pt)")
     train.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
     train.add_argument("--workers", type=int, help="face-rendering processes; 0 renders in the training "
                        "process (default: 0; try 4 or more on a GPU machine)")
     train.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    train.add_argument("--sample-minutes", type=float, help=f"minutes between sample grids (default: {TrainConfig.sample_minutes:g})")
+    train.add_argument("--snapshots", action="store_true", help="also export the EMA generator with every sample "
+                       "grid (OUT/samples/stepNNNNNN.pt), to pick the best one afterwards")
     train.add_argument("--log-seconds", type=float, default=30.0,
                        help="seconds between progress-bar updates, keeping logs short (default: %(default)s)")
     train.set_defaults(func=run_train)
+    probe = commands.add_parser("train-probe", help="train the attribute probe on fresh renders and save it")
+    probe.add_argument("--out", default=str(PROBE_PATH), help="where to save it (default: %(default)s)")
+    probe.add_argument("--steps", type=int, default=ProbeConfig.steps, help="batches of fresh renders (default: %(default)s)")
+    probe.add_argument("--seed", type=int, default=0, help="seed of weights and faces (default: %(default)s)")
+    probe.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    probe.add_argument("--log-seconds", type=float, default=30.0, help="seconds between progress updates")
+    probe.set_defaults(func=run_train_probe)
+    evaluate = commands.add_parser("evaluate", help="quality figures of a generator, read by the attribute probe")
+    evaluate.add_argument("model", help="a bundled model name (faces64, faces64-skewed) or an exported file")
+    evaluate.add_argument("--n", type=int, default=2000, help="samples and renders compared (default: %(default)s)")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the samples' latents (default: %(default)s)")
+    evaluate.add_argument("--probe", help="probe file (default: the bundled one)")
+    evaluate.add_argument("--json", help="also write the figures to this JSON file")
+    evaluate.add_argument("--grid", help="also write an 8x8 grid of samples to this PNG")
+    evaluate.set_defaults(func=run_evaluate)
     return parser
 
 

@@ -56,25 +56,40 @@ def list_models() -> dict[str, bool]:
     return {name: model_path(name).is_file() for name in KNOWN_MODELS}
 
 
-def save_generator(path: str | os.PathLike, generator: Generator, meta: dict | None = None) -> Path:
-    """Write the generator's config and float16 weights (about 2 bytes per parameter), atomically.
+def write_export(path: str | os.PathLike, fmt: str, module: torch.nn.Module, config: dict,
+                 meta: dict | None = None) -> Path:
+    """Write {format, config, float16 state_dict, meta} atomically: plain data that loads with weights_only=True.
 
     ``meta`` must be JSON-like (dicts, lists, strings, numbers, None): it is stored as such so the file
-    keeps loading with ``weights_only=True``.
+    keeps loading with ``weights_only=True``. Generators and the attribute probe share this format.
     """
-    if not isinstance(generator, Generator):
-        raise TypeError(f"expected a pulse_teach.stylegan2.Generator, got {type(generator).__name__}")
     try:
         meta = json.loads(json.dumps(meta or {}))  # plain types only (tuples become lists)
     except TypeError as error:
         raise TypeError(f"meta must be JSON-serialisable, got {meta!r}") from error
     state = {k: (v.detach().half() if v.is_floating_point() else v.detach()).cpu().contiguous()
-             for k, v in generator.state_dict().items()}
-    payload = {"format": FORMAT, "config": dict(generator.config), "state_dict": state, "meta": meta}
+             for k, v in module.state_dict().items()}
     path = Path(path)
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+        torch.save({"format": fmt, "config": dict(config), "state_dict": state, "meta": meta}, tmp)
     return path
+
+
+def read_export(path: Path, fmt: str) -> tuple[dict, dict, dict]:
+    """(config, float32 state_dict, meta) of a ``write_export`` file, refusing any other format or code."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)  # refuses code and arbitrary objects
+    if not isinstance(payload, dict) or payload.get("format") != fmt:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise ValueError(f"{path} is not a pulse_teach export of format {fmt!r}, found {found!r}")
+    state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+    return payload["config"], state, payload.get("meta", {})
+
+
+def save_generator(path: str | os.PathLike, generator: Generator, meta: dict | None = None) -> Path:
+    """Write the generator's config and float16 weights (about 2 bytes per parameter), atomically."""
+    if not isinstance(generator, Generator):
+        raise TypeError(f"expected a pulse_teach.stylegan2.Generator, got {type(generator).__name__}")
+    return write_export(path, FORMAT, generator, generator.config, meta)
 
 
 def load_generator(name_or_path: str | os.PathLike, device: str | torch.device | None = None) -> Generator:
@@ -96,12 +111,8 @@ def load_generator(name_or_path: str | os.PathLike, device: str | torch.device |
         if not path.is_file():
             raise ValueError(f"unknown model {name!r}: expected one of {list(KNOWN_MODELS)} "
                              f"or the path of a file written by save_generator")
-    payload = torch.load(path, map_location="cpu", weights_only=True)  # refuses code and arbitrary objects
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise ValueError(f"{path} is not a pulse_teach generator export (format {FORMAT!r}), found {found!r}")
-    generator = Generator(**payload["config"])
-    state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+    config, state, meta = read_export(path, FORMAT)
+    generator = Generator(**config)
     generator.load_state_dict(state)
-    generator.meta = payload.get("meta", {})
+    generator.meta = meta
     return generator.to(device or "cpu").eval().requires_grad_(False)

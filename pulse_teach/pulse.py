@@ -318,7 +318,6 @@ class _Search:
         latent, noise = self.initial_state(seeds)
         params = [latent] + [noise[i] for i in self.trainable]
         optimizer = SphericalOptimizer(OPTIMIZERS[cfg.optimizer](params, cfg.learning_rate), radius=cfg.sphere_radius)
-        s = len(seeds)
         best = None  # dict of per-seed tensors, filled at the first evaluation
         history = {"lr": [], "l2": [], "geocross": [], "total": []}
         interrupted, steps_run, images = False, 0, None

@@ -19,6 +19,8 @@ def test_demo_writes_solutions_a_contact_sheet_and_a_report(tmp_path):
         assert Image.open(out / f"solution_seed{seed}_downscaled.png").size == (8, 8)
     assert Image.open(out / "contact_sheet.png").size[0] > 300
     assert not list(out.glob(".*partial*"))  # atomic writes leave no temporary files
+    assert report["recovery"]["seeds"] == 2 and "mean_pairwise" in report["recovery"]["diversity"]
+    assert Image.open(out / "truth.png").size == (64, 64) and Image.open(out / "input.png").size == (8, 8)
 
 
 def test_help_lists_examples():

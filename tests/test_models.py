@@ -88,7 +88,7 @@ def test_loading_refuses_pickled_code(tmp_path):
 def test_loading_refuses_other_files(tmp_path):
     path = tmp_path / "weights.pt"
     torch.save({"state_dict": {}}, path)
-    with pytest.raises(ValueError, match="not a pulse_teach generator export"):
+    with pytest.raises(ValueError, match="not a pulse_teach export"):
         load_generator(path)
 
 
@@ -113,3 +113,29 @@ def test_bundled_names_load_from_the_models_folder(tiny, models_dir):
 def test_bundled_models_live_in_the_repository():
     assert models.MODELS_DIR == models.Path(models.__file__).resolve().parents[1] / "data" / "models"
     assert set(list_models()) == {"faces64", "faces64-skewed"}
+
+
+@pytest.mark.parametrize("name, skin_tone", [("faces64", "balanced"), ("faces64-skewed", {"light": 0.9, "dark": 0.1})])
+def test_bundled_models_load_offline_and_make_varied_faces(name, skin_tone):
+    from pulse_teach.quality import generate
+
+    assert models.model_path(name).stat().st_size <= 10 * 2**20
+    G = load_generator(name)
+    assert G.resolution == 64 and G.meta["skin_tone"] == skin_tone and not G.training
+    images = generate(G, 16, seed=0)  # (16, 3, 64, 64) in [0, 1]
+    assert images.std(dim=0).mean() > 0.05  # different latents, visibly different faces
+    assert torch.equal(images, generate(G, 16, seed=0))
+
+
+def test_skewed_model_keeps_its_skew():
+    """The bias lesson's premise: read by the probe, the skewed model makes far fewer dark-skinned faces."""
+    from pulse_teach import faces
+    from pulse_teach.probe import load_probe
+    from pulse_teach.quality import generate
+
+    probe = load_probe()
+    dark = {}
+    for name in ("faces64", "faces64-skewed"):
+        predicted = probe.predict(generate(load_generator(name), 400, seed=1))
+        dark[name] = sum(faces.skin_group(p["skin_tone"]) == "dark" for p in predicted) / len(predicted)
+    assert dark["faces64-skewed"] < 0.25 and dark["faces64"] > dark["faces64-skewed"] + 0.2, dark

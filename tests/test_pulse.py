@@ -4,16 +4,23 @@ import torch
 from PIL import Image
 
 from pulse_teach import PulseConfig, bicubic_downsample, lr_multiplier, upsample
-from pulse_teach.cli import demo_generator
 from pulse_teach.images import to_pil
 from pulse_teach.pulse import _Search, infer_factor, parse_loss, restart_seed
+from pulse_teach.stylegan2 import SMALL_64, Generator
 
 FIT = 20_000  # Gaussian-fit samples: enough for these tests, quick to compute
 
 
 @pytest.fixture(scope="module")
 def generator():
-    return demo_generator(123)  # random weights, scaled to give images with realistic contrast
+    """Random weights, ToRGB scaled by 0.3 so images have a real picture's contrast (not [-2.7, 2.7])."""
+    torch.manual_seed(123)
+    generator = Generator(**SMALL_64).eval()
+    with torch.no_grad():
+        for name, param in generator.named_parameters():
+            if name.endswith("torgb.weight"):
+                param.mul_(0.3)
+    return generator
 
 
 @pytest.fixture(scope="module")

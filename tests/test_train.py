@@ -91,6 +91,23 @@ def test_resume_refuses_other_settings(tmp_path):
     assert Trainer.saved_config(tmp_path).batch == 4 and Trainer.saved_config(tmp_path / "none") is None
 
 
+def test_fine_tune_starts_from_the_parent_and_records_it(tmp_path):
+    parent = Trainer(tiny_config(max_steps=2), tmp_path / "parent")
+    parent.run()
+    child = Trainer(tiny_config(max_steps=3, skin_tone="dark", init_from=str(tmp_path / "parent")), tmp_path / "child")
+    _assert_same_state(parent, child)  # weights, optimisers and counts carry over; the data changes
+    child.run()
+    assert child.step == 3 and not torch.equal(child.G_ema.mapping.w_avg, parent.G_ema.mapping.w_avg)
+    meta = load_generator(child.export(tmp_path / "g.pt")).meta
+    assert meta["skin_tone"] == "dark" and meta["init_from"]["steps"] == 2
+    assert meta["init_from"]["skin_tone"] == "balanced"
+    with pytest.raises(ValueError, match="generator"):
+        Trainer(tiny_config(init_from=str(tmp_path / "parent"), generator=dict(tiny_config().generator, w_dim=16)),
+                tmp_path / "other")
+    with pytest.raises(ValueError, match="no checkpoint"):
+        Trainer(tiny_config(init_from=str(tmp_path / "missing")), tmp_path / "third")
+
+
 def test_keyboard_interrupt_from_callback_saves_and_returns(tmp_path):
     def stop_at_3(event):
         if event.kind == "step" and event.step == 3:
@@ -146,7 +163,8 @@ def test_cli_trains_exports_and_resumes(tmp_path, capsys):
     from pulse_teach.cli import main
 
     out = tmp_path / "run"
-    assert main(["train", "--out", str(out), "--kimg", "0.032", "--skin", "skewed"]) == 0  # 1 step
+    assert main(["train", "--out", str(out), "--kimg", "0.032", "--skin", "skewed", "--snapshots"]) == 0  # 1 step
+    assert load_generator(out / "samples" / "step000001.pt").meta["steps"] == 1  # a snapshot next to the grid
     generator = load_generator(out / "generator.pt")
     assert generator.resolution == 64 and generator.meta["skin_tone"] == {"light": 0.9, "dark": 0.1}
     assert generator.meta["steps"] == 1 and (out / "samples" / "step000001.png").is_file()

@@ -1,0 +1,40 @@
+"""Tests for pulse_teach.samples: the bundled lesson faces are held out, re-renderable and consistent."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pulse_teach import faces
+from pulse_teach.downscale import bicubic_downsample
+from pulse_teach.probe import EVAL_SEED
+from pulse_teach.quality import REFERENCE_SEED
+from pulse_teach.samples import SAMPLES_SEED, list_samples, load_sample, write_samples
+
+
+def test_bundled_samples_cover_both_skin_groups():
+    names = list_samples()
+    groups = [faces.skin_group(load_sample(n).attributes["skin_tone"]) for n in names]
+    assert len(names) == 8 and groups.count("light") == groups.count("dark") == 4
+
+
+@pytest.mark.parametrize("name", ["face0", "face5"])
+def test_sample_is_its_render_and_its_downscales(name):
+    sample = load_sample(name)
+    truth = faces.render(sample.attributes)  # the renderer is deterministic: the PNG is exactly this face
+    assert np.array_equal((sample.truth.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8), truth)
+    for side, low in sample.low_res.items():
+        assert low.shape == (3, side, side)
+        expected = bicubic_downsample(sample.truth[None], 64 // side)[0].clamp(0, 1)
+        assert (low - expected).abs().max() <= 0.5 / 255 + 1e-6  # PNG rounding only
+
+
+def test_sample_seeds_are_held_out():
+    assert SAMPLES_SEED > max(EVAL_SEED, REFERENCE_SEED)  # training draws seeds below EVAL_SEED
+
+
+def test_write_samples_reproduces_the_bundle(tmp_path):
+    assert write_samples(tmp_path, per_group=1) == ["face0", "face1"]
+    assert torch.equal(load_sample("face0", tmp_path).truth, load_sample("face0").truth)
+    with pytest.raises(ValueError, match="unknown sample"):
+        load_sample("face99", tmp_path)
