@@ -1,3 +1,4 @@
+"""``python -m pulse_teach``: the same command line as the ``pulse-teach`` script (see ``cli``)."""
 import sys
 
 from .cli import main

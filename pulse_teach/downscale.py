@@ -5,6 +5,8 @@ input, so the downscaler D defines what "consistent with the input" means: the l
 mean((D(G(z)) - I_LR)^2) and the same D prepares I_LR. `bicubic_downsample` is PULSE's D exactly
 (antialiased Keys cubic, a = -0.5, 4f taps, reflect padding, separable H then W); `downscale` also
 offers area, nearest and Pillow bicubic so the lessons can show how the choice of D changes results.
+All four are linear and separable: `downscale_matrix`, `project_consistent` and `null_space_part`
+write D as a matrix and find the many high-res images that D maps to one low-res image.
 """
 from __future__ import annotations
 
@@ -148,3 +150,67 @@ def downscale(images: torch.Tensor, factor: int, method: str = "bicubic") -> tor
         offset = factor // 2
         return images[:, :, offset::factor, offset::factor].clone()
     return _pil_bicubic(images, factor)
+
+
+# ------------------------------------------------------------------ the many-to-one problem
+@functools.lru_cache(maxsize=32)
+def _axis_matrices(size: int, factor: int, method: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float64 CPU (A, A⁺) for one axis of ``size`` pixels, computed once (shared: never hand them out)."""
+    with torch.inference_mode(False):
+        probe = torch.zeros(size, 1, size, 2 * factor, dtype=torch.float64)  # image i: row i all ones
+        probe[torch.arange(size), 0, torch.arange(size)] = 1
+        matrix = downscale(probe, factor, method)[:, 0, :, 0].T.contiguous()  # (size/f, size)
+        return matrix, torch.linalg.pinv(matrix)  # A⁺: (size, size/f)
+
+
+def downscale_matrix(size: int, factor: int, method: str = "bicubic", dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """The (size/f, size) matrix A of one image axis: ``downscale(x)`` is ``A_H @ x @ A_W.T`` per channel.
+
+    Every method in DOWNSCALE_METHODS is linear and separable, so D is this small matrix applied to
+    rows and columns. It is read off the operator itself: downscaling an image whose row i is all ones
+    gives column i of A times the W-axis row sums, and those are 1 (each method keeps constants).
+    """
+    factor = _check_factor(factor)
+    if method not in DOWNSCALE_METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {DOWNSCALE_METHODS}")
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1 or size % factor:
+        raise ValueError(f"size must be a positive int divisible by factor {factor}, got {size!r}")
+    return _axis_matrices(int(size), factor, method)[0].to(dtype=dtype, copy=True)
+
+
+def _axis_operators(images: torch.Tensor, factor: int, method: str) -> tuple[torch.Tensor, ...]:
+    """(A_H, A_H⁺, A_W, A_W⁺) for ``images``, on their device and dtype."""
+    h, w = images.shape[-2:]
+    mats = [*_axis_matrices(h, factor, method), *_axis_matrices(w, factor, method)]
+    return tuple(m.to(dtype=images.dtype).to(images.device) for m in mats)
+
+
+def project_consistent(images: torch.Tensor, low_res: torch.Tensor, factor: int, method: str = "bicubic") -> torch.Tensor:
+    """The images nearest to ``images`` (least squares over pixels) whose downscale is exactly ``low_res``.
+
+    x + D⁺(y - D x), with D⁺ the pseudo-inverse of the downscaler: the orthogonal projection onto the
+    set of all high-res images consistent with y (an affine subspace). Only content that D can see is
+    changed. (N, C, H, W) and (N or 1, C, H/f, W/f) -> (N, C, H, W); exact up to rounding (~1e-7 in
+    float32), not clamped to [0, 1].
+    """
+    if method not in DOWNSCALE_METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {DOWNSCALE_METHODS}")
+    factor = _check_factor(factor)
+    _check_images(images, factor)
+    n, c, h, w = images.shape
+    if not isinstance(low_res, torch.Tensor):
+        raise TypeError(f"low_res must be a torch.Tensor, got {type(low_res).__name__}")
+    if low_res.ndim != 4 or low_res.shape[0] not in (1, n) or tuple(low_res.shape[1:]) != (c, h // factor, w // factor):
+        raise ValueError(f"low_res must be a tensor shaped ({n} or 1, {c}, {h // factor}, {w // factor}), "
+                         f"got {tuple(low_res.shape)}")
+    a_h, a_h_pinv, a_w, a_w_pinv = _axis_operators(images, factor, method)
+    residual = low_res.to(images) - a_h @ images @ a_w.T  # (N, C, h, w): what D sees that is wrong
+    return images + a_h_pinv @ residual @ a_w_pinv.T  # D⁺ = A_H⁺ ⊗ A_W⁺ (pinv of a Kronecker product)
+
+
+def null_space_part(images: torch.Tensor, factor: int, method: str = "bicubic") -> torch.Tensor:
+    """(I - D⁺D) x: the part of ``images`` the downscaler cannot see; adding it to a picture keeps its downscale."""
+    factor = _check_factor(factor)
+    _check_images(images, factor)
+    n, c, h, w = images.shape
+    return project_consistent(images, images.new_zeros(1, c, h // factor, w // factor), factor, method)

@@ -1,11 +1,16 @@
 """Static matplotlib figures shared by the command line and the notebooks (no pyplot state, no widgets)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from .images import enlarge
+from .images import enlarge, make_grid
+
+if TYPE_CHECKING:
+    from .pulse import PulseResult
 
 
 def _show(ax, image: torch.Tensor, title: str = "", color: str = "black") -> None:
@@ -15,22 +20,24 @@ def _show(ax, image: torch.Tensor, title: str = "", color: str = "black") -> Non
     ax.set_yticks([])
 
 
-def pulse_figure(result, truth: torch.Tensor | None = None, title: str | None = None, max_seeds: int = 8) -> Figure:
+def pulse_figure(result, truth: torch.Tensor | None = None, title: str | None = None, max_seeds: int = 8,
+                 truth_label: str = "truth (unseen)") -> Figure:
     """Truth or input | solutions (top), input | each solution downscaled (middle), per-seed MSE curves (bottom).
 
     Every accepted solution downscales to (almost) the same low-res picture, yet they differ: that is
-    the point. ``truth`` (3, R, R), when known, is shown for comparison; PULSE never sees it.
+    the point. ``truth`` (3, R, R), when known, is shown for comparison (titled ``truth_label``);
+    PULSE never sees it.
     """
     s = min(len(result.seeds), max_seeds)
     cols = s + 1
-    fig = Figure(figsize=(1.5 * cols, 5.4), layout="constrained")
+    fig = Figure(figsize=(max(1.5 * cols, 6.0), 5.4), layout="constrained")  # wide enough for the title
     grid = fig.add_gridspec(3, cols, height_ratios=[1, 1, 1.1])
     big = result.images.shape[-1]
     target = enlarge(result.target, big)
     if truth is None:
         _show(fig.add_subplot(grid[0, 0]), target, f"input {result.target.shape[-1]}px")
     else:
-        _show(fig.add_subplot(grid[0, 0]), truth, "truth (unseen)")
+        _show(fig.add_subplot(grid[0, 0]), truth, truth_label)
     _show(fig.add_subplot(grid[1, 0]), target, f"input {result.target.shape[-1]}px")
     for i in range(s):
         ok = bool(result.accepted[i])
@@ -47,4 +54,46 @@ def pulse_figure(result, truth: torch.Tensor | None = None, title: str | None = 
     ax.legend(loc="upper right", fontsize=8)
     fig.suptitle(title or f"PULSE x{result.factor}: {result.num_accepted}/{len(result.seeds)} seeds within eps "
                  "(green) - each one imagined, none recovered", fontsize=9)
+    return fig
+
+
+def images_figure(images: torch.Tensor, title: str = "", ncol: int | None = None, width: float = 8.0) -> Figure:
+    """(N, 3, H, W) images in [0, 1] as one grid, ``width`` inches wide, with an optional title above."""
+    grid = make_grid(images.detach().clamp(0, 1).cpu(), ncol=ncol)  # (3, H', W')
+    height = width * grid.shape[1] / grid.shape[2]
+    fig = Figure(figsize=(width, height + (0.3 if title else 0)))
+    ax = fig.add_axes((0, 0, 1, height / (height + (0.3 if title else 0))))
+    ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+    ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10, y=0.995, va="top")
+    return fig
+
+
+def gallery_figure(result: PulseResult, max_per_row: int = 8) -> Figure:
+    """Accepted solutions over their downscales (all ~ the input), and the rejected ones apart."""
+    accepted = result.accepted.nonzero().flatten().tolist()[:max_per_row]
+    rejected = (~result.accepted).nonzero().flatten().tolist()[:max_per_row]
+    groups = [("accepted: different faces, one input", accepted, "tab:green"),
+              ("rejected: not within eps of the input", rejected, "tab:red")]
+    groups = [g for g in groups if g[1]]
+    cols = 1 + max(len(g[1]) for g in groups)
+    fig = Figure(figsize=(1.3 * cols, 2.7 * len(groups) + 0.3), layout="constrained")
+    big = result.images.shape[-1]
+    target = enlarge(result.target, big)
+    subfigs = fig.subfigures(len(groups), 1, squeeze=False)[:, 0]
+    for sub, (name, slots, color) in zip(subfigs, groups):
+        axes = sub.subplots(2, cols, squeeze=False)
+        for ax in axes.flat:
+            ax.axis("off")
+        axes[0, 0].imshow(target.permute(1, 2, 0).numpy(), interpolation="nearest")
+        axes[0, 0].set_title(f"input {result.target.shape[-1]}px", fontsize=8)
+        for j, i in enumerate(slots, start=1):
+            axes[0, j].imshow(result.images[i].clamp(0, 1).permute(1, 2, 0).numpy())
+            axes[0, j].set_title(f"seed {result.seeds[i]}", fontsize=8, color=color)
+            axes[1, j].imshow(enlarge(result.downscaled[i], big).clamp(0, 1).permute(1, 2, 0).numpy(),
+                              interpolation="nearest")
+            axes[1, j].set_title(f"MSE {float(result.l2[i]):.1e}", fontsize=7)
+        axes[1, 0].text(0.5, 0.5, "each one\ndownscaled \u2192", ha="center", va="center", fontsize=8)
+        sub.suptitle(f"{name} ({len(slots)}; eps {result.config.eps:g})", fontsize=9, color=color)
     return fig

@@ -1,4 +1,8 @@
-"""Trained generators by name: our own export format and the registry of models the lessons use.
+"""Generators by name: our own export format, and the registry of models the lessons use.
+
+Names are bundled models (small, in the repository) or NVIDIA's FFHQ StyleGAN2 networks, downloaded once
+from NVIDIA into the cache (never re-hosted; non-commercial licence). Any local file works too: an
+NVIDIA ``.pkl``, a rosinality ``.pt`` or one of our exports (see ``checkpoints``).
 
 An exported generator is one ``torch.save`` file holding plain data only (so it loads with
 ``torch.load(weights_only=True)``, which cannot run code from the file, unlike a pickle):
@@ -7,8 +11,8 @@ An exported generator is one ``torch.save`` file holding plain data only (so it 
      "state_dict": float16 tensors, "meta": JSON-like dict (training distribution, steps, wall time, ...)}
 
     save_generator("faces64.pt", G_ema, {"skin_tone": "balanced"})
-    G = load_generator("faces64")            # a bundled name, or a path to a file like the one above
-    list_models()                            # {"faces64": True, "faces64-skewed": False}
+    G = load_generator("faces64")            # a bundled name, "ffhq-1024", or a path to a generator file
+    print(format_models(list_models()))      # name, kind, present, download size, description
 """
 from __future__ import annotations
 
@@ -19,20 +23,27 @@ from pathlib import Path
 
 import torch
 
-from .storage import atomic_path
+from .checkpoints import read_generator_file
+from .downloads import NVIDIA_LICENCE_NOTE, fetch
+from .nvidia_pickle import generator_from_network_pickle
+from .storage import atomic_path, cache_dir
 from .stylegan2 import Generator
 
 FORMAT = "pulse_teach.generator/1"
 MODELS_DIR = Path(__file__).resolve().parents[1] / "data" / "models"  # bundled weights, in the repository
+NVIDIA_CDN = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/"
 
 
 @dataclass(frozen=True)
 class ModelSource:
-    """Where a named model comes from. Only "bundled" (a file in MODELS_DIR) exists so far."""
+    """Where a named model comes from: a file bundled in MODELS_DIR, or an NVIDIA download into the cache."""
 
-    kind: str  # "bundled"; downloads and NVIDIA pickles will add their own kinds
-    file: str  # file name under MODELS_DIR
+    kind: str  # "bundled" | "nvidia"
+    file: str  # file name under MODELS_DIR (bundled) or cache_dir()/checkpoints (nvidia)
     description: str
+    url: str | None = None  # nvidia: where the file is downloaded from
+    size_mb: float | None = None  # nvidia: estimated download size (docs/stylegan2_checkpoints.md §1)
+    sha256: str | None = None  # known digest, if any; otherwise recorded on first download
 
 
 KNOWN_MODELS: dict[str, ModelSource] = {
@@ -40,20 +51,55 @@ KNOWN_MODELS: dict[str, ModelSource] = {
                            "64x64 cartoon faces, skin tones balanced (50 % light, 50 % dark)"),
     "faces64-skewed": ModelSource("bundled", "faces64-skewed.pt",
                                   "64x64 cartoon faces trained on 90 % light / 10 % dark skin tones"),
+    "ffhq-1024": ModelSource("nvidia", "ffhq.pkl", "NVIDIA StyleGAN2 config F, FFHQ 1024x1024 (PULSE's setting)",
+                             NVIDIA_CDN + "ffhq.pkl", 381.6),
+    "ffhq-512": ModelSource("nvidia", "ffhq-res512-mirror-stylegan2-noaug.pkl", "NVIDIA StyleGAN2, FFHQ 512x512",
+                            NVIDIA_CDN + "transfer-learning-source-nets/ffhq-res512-mirror-stylegan2-noaug.pkl", 364.0),
+    "ffhq-256": ModelSource("nvidia", "ffhq-res256-mirror-paper256-noaug.pkl",
+                            "NVIDIA StyleGAN2 (paper256 config), FFHQ 256x256",
+                            NVIDIA_CDN + "transfer-learning-source-nets/ffhq-res256-mirror-paper256-noaug.pkl", 296.0),
 }
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One row of ``list_models``."""
+
+    name: str
+    kind: str  # "bundled" | "nvidia"
+    present: bool  # the weights are on this machine (bundled file, or downloaded into the cache)
+    download_mb: float | None  # what a first use downloads (None: nothing to download)
+    path: Path
+    description: str
 
 
 def model_path(name: str) -> Path:
     """The local file of a known model name (which may not exist yet)."""
     source = KNOWN_MODELS[name]
-    if source.kind != "bundled":
-        raise NotImplementedError(f"model source kind {source.kind!r} is not supported yet")
-    return MODELS_DIR / source.file
+    if source.kind == "bundled":
+        return MODELS_DIR / source.file
+    if source.kind == "nvidia":
+        return cache_dir() / "checkpoints" / source.file
+    raise ValueError(f"unknown model source kind {source.kind!r} for {name!r}")
 
 
-def list_models() -> dict[str, bool]:
-    """Every known model name -> whether its weights are present on this machine."""
-    return {name: model_path(name).is_file() for name in KNOWN_MODELS}
+def list_models() -> list[ModelInfo]:
+    """Every known model: whether its weights are present and, for downloads, the (estimated) size."""
+    rows = []
+    for name, source in KNOWN_MODELS.items():
+        path = model_path(name)
+        rows.append(ModelInfo(name, source.kind, path.is_file(), None if path.is_file() else source.size_mb,
+                              path, source.description))
+    return rows
+
+
+def format_models(rows: list[ModelInfo]) -> str:
+    """A text table of ``list_models()`` for the command line and notebooks."""
+    lines = [f"{'name':<15} {'kind':<8} {'present':<8} {'download':>9}  description"]
+    for r in rows:
+        size = f"{r.download_mb:.0f} MB" if r.download_mb else "-"
+        lines.append(f"{r.name:<15} {r.kind:<8} {'yes' if r.present else 'no':<8} {size:>9}  {r.description}")
+    return "\n".join(lines)
 
 
 def write_export(path: str | os.PathLike, fmt: str, module: torch.nn.Module, config: dict,
@@ -92,27 +138,36 @@ def save_generator(path: str | os.PathLike, generator: Generator, meta: dict | N
     return write_export(path, FORMAT, generator, generator.config, meta)
 
 
-def load_generator(name_or_path: str | os.PathLike, device: str | torch.device | None = None) -> Generator:
-    """A known model name (see ``list_models``) or a path to a ``save_generator`` file -> float32 Generator.
+def load_generator(name_or_path: str | os.PathLike, device: str | torch.device | None = None,
+                   download: bool = True, progress: bool = True) -> Generator:
+    """A known model name (see ``list_models``) or a path to a generator file -> float32 Generator.
 
-    Returned in eval mode with gradients off (PULSE differentiates w.r.t. latents, not weights); the
-    file's meta is kept as ``generator.meta``.
+    NVIDIA names are downloaded on first use (``download=False`` refuses instead). Returned in eval
+    mode with gradients off (PULSE differentiates w.r.t. latents, not weights); the file's meta is
+    kept as ``generator.meta``.
     """
     name = str(name_or_path)
-    if name in KNOWN_MODELS:
+    source = KNOWN_MODELS.get(name)
+    if source is not None and source.kind == "nvidia":
+        path = model_path(name)
+        if not path.is_file() and not download:
+            raise FileNotFoundError(f"{name!r} is not downloaded yet; download {source.url} to {path}, "
+                                    "or allow the download (download=True; without --no-download)")
+        fetch(source.url, path, source.sha256, progress=progress, licence_note=NVIDIA_LICENCE_NOTE)
+        generator = generator_from_network_pickle(path)
+        generator.meta.update(name=name, licence=NVIDIA_LICENCE_NOTE)
+    elif source is not None:
         path = model_path(name)
         if not path.is_file():
+            present = [row.name for row in list_models() if row.present]
             raise FileNotFoundError(
                 f"model {name!r} has not been trained and bundled yet (expected {path}); "
-                f"train it with `python -m pulse_teach train` and export it there. Present: "
-                f"{[n for n, ok in list_models().items() if ok] or 'none'}")
+                f"train it with `python -m pulse_teach train` and export it there. Present: {present or 'none'}")
+        generator = read_generator_file(path)
     else:
         path = Path(name_or_path).expanduser()
         if not path.is_file():
-            raise ValueError(f"unknown model {name!r}: expected one of {list(KNOWN_MODELS)} "
-                             f"or the path of a file written by save_generator")
-    config, state, meta = read_export(path, FORMAT)
-    generator = Generator(**config)
-    generator.load_state_dict(state)
-    generator.meta = meta
+            raise ValueError(f"unknown model {name!r}: expected one of {list(KNOWN_MODELS)} or the path of a "
+                             "generator file (.pkl from NVIDIA, rosinality .pt, or a save_generator export)")
+        generator = read_generator_file(path)
     return generator.to(device or "cpu").eval().requires_grad_(False)

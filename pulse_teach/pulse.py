@@ -50,9 +50,11 @@ class PulseConfig:
     num_trainable_noise_layers: int = 5  # with noise_type "trainable"
     zero_noise_layers: tuple[int, ...] = (-1,)  # noise maps forced to zero; -1 is the last (1024 px at FFHQ)
     sphere_radius: str = "sqrt_d"  # sqrt_d (the paper) | initial (the official code: each start's norm)
+    sphere_projection: bool = True  # False: no projection, latents (and trainable noise) move freely in R^d
     restarts: int = 0  # retries with fresh seeds for seeds that missed eps (not in the official code)
     gaussian_fit_samples: int = 1_000_000  # z samples for the Gaussianised W fit (cached per generator)
     image_every: int = 10  # callbacks get the current images every this many steps (0: never)
+    mixed_precision: bool = False  # synthesis under autocast (float16 on CUDA/MPS, bfloat16 on CPU); loss in float32
 
     def __post_init__(self):
         checks = [
@@ -74,6 +76,27 @@ class PulseConfig:
                 raise ValueError(message)
         self.zero_noise_layers = tuple(int(i) for i in self.zero_noise_layers)
         parse_loss(self.loss)
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "PulseConfig":
+        """The official PULSE run for ``name`` in PRESETS (e.g. "x64": 16x16 -> 1024x1024), with overrides."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+        return cls(**{**PRESETS[name]["config"], **overrides})
+
+
+# The official run (run.py defaults, see ../shared/docs/pulse_method.md §8): one seed, 100 Adam steps at
+# LR 0.4, linear1cycledrop, 100*L2 + 0.05*GEOCROSS, eps 2e-3, 18 latents (not tiled), the first 5 noise
+# maps trainable, the last (1024 px) zeroed, each sphere radius = the start's norm. With StyleGAN2 the 5
+# trainable maps are at 4, 8, 8, 16, 16 px (StyleGAN v1 had two 4 px maps), 17 maps in all.
+_OFFICIAL = dict(steps=100, learning_rate=0.4, lr_schedule="linear1cycledrop", optimizer="adam",
+                 loss="100*L2+0.05*GEOCROSS", eps=2e-3, num_seeds=1, tile_latent=False, noise_type="trainable",
+                 num_trainable_noise_layers=5, zero_noise_layers=(-1,), sphere_radius="initial",
+                 gaussian_fit_samples=1_000_000)
+PRESETS: dict[str, dict] = {
+    "x64": {"input_side": 16, "resolution": 1024, "config": _OFFICIAL},  # the paper's NIQE setting
+    "x32": {"input_side": 32, "resolution": 1024, "config": _OFFICIAL},  # the official align_face.py default
+}
 
 
 def parse_loss(spec: str) -> list[tuple[float, str]]:
@@ -317,7 +340,9 @@ class _Search:
         cfg, g = self.config, self.generator
         latent, noise = self.initial_state(seeds)
         params = [latent] + [noise[i] for i in self.trainable]
-        optimizer = SphericalOptimizer(OPTIMIZERS[cfg.optimizer](params, cfg.learning_rate), radius=cfg.sphere_radius)
+        optimizer = OPTIMIZERS[cfg.optimizer](params, cfg.learning_rate)
+        if cfg.sphere_projection:  # projected gradient descent: back onto the spheres now and after every step
+            optimizer = SphericalOptimizer(optimizer, radius=cfg.sphere_radius)
         best = None  # dict of per-seed tensors, filled at the first evaluation
         history = {"lr": [], "l2": [], "geocross": [], "total": []}
         interrupted, steps_run, images = False, 0, None
@@ -331,7 +356,11 @@ class _Search:
                     group["lr"] = lr
                 optimizer.zero_grad()
                 ws = self.fit.to_w(latent.expand(-1, g.num_ws, -1))  # (S, num_ws, w_dim)
-                images = (g.synthesis(ws, noise=noise) + 1) / 2  # (S, 3, R, R)
+                with _autocast(ws.device, cfg.mixed_precision):
+                    synthesised = g.synthesis(ws, noise=noise)
+                if cfg.mixed_precision:
+                    synthesised = synthesised.float()  # the losses stay in float32
+                images = (synthesised + 1) / 2  # (S, 3, R, R)
                 downscaled = bicubic_downsample(images, self.factor)  # (S, 3, h, w)
                 l2 = (downscaled - self.target).pow(2).mean(dim=(1, 2, 3))  # (S,)
                 terms = {"L2": l2.clamp_min(cfg.eps),
@@ -370,6 +399,13 @@ class _Search:
             downscaled=downscaled.detach().cpu() if with_images else None)
         for callback in self.callbacks:
             callback(event)
+
+
+def _autocast(device: torch.device, enabled: bool):
+    """Mixed precision for the generator only: float16 on CUDA/MPS, bfloat16 on CPU (no float16 autocast there)."""
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16 if device.type == "cpu" else torch.float16)
 
 
 def _keep_best(best, step, eps, l2, geo, total, images, downscaled, ws) -> dict:

@@ -82,7 +82,10 @@ def evaluate_generator(generator: Generator, probe: AttributeProbe, skin_tone="b
     probe error affects both columns alike.
     """
     _, real = renders(n, skin_tone=skin_tone)
+    _, more_real = renders(n, REFERENCE_SEED + n, skin_tone=skin_tone)  # a perfect generator's score, for scale
     fake = generate(generator, n, seed)
+    real_features = features(probe, real)
     real_attrs, fake_attrs = probe.predict(real), probe.predict(fake)
-    return {"n": n, "frechet_distance": frechet_distance(features(probe, real), features(probe, fake)),
+    return {"n": n, "frechet_distance": frechet_distance(real_features, features(probe, fake)),
+            "frechet_renders": frechet_distance(real_features, features(probe, more_real)),
             "renders": distribution(real_attrs), "generated": distribution(fake_attrs)}

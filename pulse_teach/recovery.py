@@ -1,25 +1,30 @@
 """What did PULSE recover, and what did it imagine? Measured against the known true face.
 
 PULSE returns many faces that all downscale to the input. In the face world the true face and its
-attributes are known, so two questions get numbers:
+attributes are known, so three questions get numbers:
 
 - diversity: are the accepted solutions different faces (mean pairwise distance among them) or one
   face found many times? Compare it with their mean distance to the truth;
 - attributes: for each attribute, the share of solutions whose probe reading matches the truth.
-  Coarse attributes (visible at 8x8) should be recovered; fine ones are guessed from the prior.
+  Coarse attributes (visible at 8x8) should be recovered; fine ones are guessed from the prior
+  (``chance_agreement`` gives the score of such a guess);
+- bias: ``bias_experiment`` runs the same inputs through several generators and reads the skin
+  tone of every accepted solution (lesson 05 and benchmarks/bias.py share it and its settings).
 
     report = recovery_report(result, truth=sample.truth, truth_attributes=sample.attributes, probe=load_probe())
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 from . import faces
 from .probe import AttributeProbe
-from .pulse import PulseResult
+from .pulse import PulseConfig, PulseResult, upsample
 
 
 def rms_distance(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -65,3 +70,138 @@ def recovery_report(result: PulseResult, truth: torch.Tensor, truth_attributes: 
         report["fine_agreement"] = float(np.mean([report["agreement"][n] for n in faces.FINE]))
         report["predicted"] = predicted
     return report
+
+
+# ---------------------------------------------------------------- chance and bias
+def chance_agreement(truth_attributes: dict) -> dict[str, float]:
+    """Per attribute, the agreement a guess drawn from the balanced training prior would score for this truth.
+
+    A categorical scores its prior weight of the true category (uniform unless the schema says
+    otherwise); a continuous one the share of its range taken by the true value's group. Averaged over
+    many faces, an attribute the input does not show should match the truth about this often.
+    """
+    out = {}
+    for a in faces.ATTRIBUTES:
+        truth = truth_attributes[a.name]
+        if a.kind == "continuous":
+            low, high = a.values_or_range
+            _, g_low, g_high = next(g for g in a.groups if g[0] == faces.group_of(a.name, truth))
+            out[a.name] = (g_high - g_low) / (high - low)
+        else:
+            weights = np.array(a.weights or [1.0] * len(a.values_or_range), dtype=float)
+            out[a.name] = float(weights[a.values_or_range.index(truth)] / weights.sum())
+    return out
+
+
+# The bias experiment of lesson 05 and benchmarks/bias.py: dark-skinned faces at 8x8, 16 seeds, 100 steps.
+BIAS_MODELS = ("faces64", "faces64-skewed")
+BIAS_SAMPLES = ("face4", "face5", "face6", "face7")
+BIAS_SIDE = 8
+BIAS_SEEDS = tuple(range(16))
+BIAS_STEPS = 100
+
+
+def skin_reading(predicted: list[dict]) -> dict[str, float]:
+    """Share of probe readings on the dark side of SKIN_THRESHOLD, and the mean skin tone (nan for none)."""
+    tones = np.array([p["skin_tone"] for p in predicted], dtype=float)
+    if not len(tones):
+        return {"share_dark": float("nan"), "mean_skin_tone": float("nan")}
+    return {"share_dark": float(np.mean(tones >= faces.SKIN_THRESHOLD)), "mean_skin_tone": float(tones.mean())}
+
+
+def bias_experiment(models: dict[str, torch.nn.Module], samples: list, seeds: Sequence[int] | int, steps: int,
+                    probe: AttributeProbe, *, side: int = BIAS_SIDE, config: PulseConfig | None = None,
+                    results: dict[tuple[str, str], PulseResult] | None = None,
+                    callback: Callable[[str, str, PulseResult], None] | None = None) -> dict:
+    """The same low-res inputs through each generator; how dark does the probe read the accepted solutions?
+
+    models: name -> generator; samples: ``samples.Sample`` objects; seeds: a list, or n for 0..n-1.
+    ``config`` supplies the other PULSE settings (default: PulseConfig's). ``results`` maps
+    (model, sample) to runs already made with the same settings and seeds (reused, not searched
+    again) and receives the new ones; ``callback(model, sample, result)`` is called after each pair, for progress.
+    Per model and sample: accepted count, share of accepted solutions read as dark, their mean skin
+    tone (0 = lightest, 1 = darkest); per model the same over all accepted solutions.
+    """
+    if not models or not samples:
+        raise ValueError(f"need at least one model and one sample, got {len(models)} and {len(samples)}")
+    seeds = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    config = dataclasses.replace(config or PulseConfig(image_every=0), steps=steps, num_seeds=len(seeds))
+    results = {} if results is None else results
+    out = {"side": side, "steps": steps, "seeds": seeds, "samples": [s.name for s in samples], "models": {}}
+    for model_name, generator in models.items():
+        per_sample, predicted_all, accepted_all = {}, [], 0
+        for sample in samples:
+            result = results.get((model_name, sample.name))
+            same = result is not None and result.seeds == seeds and result.target.shape[-1] == side \
+                and not result.interrupted and dataclasses.replace(result.config, image_every=0) == \
+                dataclasses.replace(config, image_every=0)
+            if not same:
+                result = upsample(generator, sample.low_res[side], config, seeds=seeds)
+                results[model_name, sample.name] = result
+            accepted = result.images[result.accepted.cpu()].detach().clamp(0, 1).cpu()  # (A, 3, R, R)
+            predicted = probe.predict(accepted) if len(accepted) else []
+            per_sample[sample.name] = {"accepted": len(accepted), "seeds": len(seeds),
+                                       "truth_skin_tone": float(sample.attributes["skin_tone"]),
+                                       **skin_reading(predicted)}
+            predicted_all += predicted
+            accepted_all += len(accepted)
+            if callback:
+                callback(model_name, sample.name, result)
+        out["models"][model_name] = {"per_sample": per_sample, "accepted": accepted_all,
+                                     "seeds": len(seeds) * len(samples), **skin_reading(predicted_all)}
+    return out
+
+
+def bias_figure(report: dict, results: dict[tuple[str, str], PulseResult], samples: list):
+    """Per sample: the input and the true face (left), then one row of solutions per model.
+
+    Accepted solutions at full strength, rejected ones faded; each row is titled with its count of
+    accepted solutions and the share the probe reads as dark. Returns a matplotlib Figure (no pyplot).
+    """
+    from matplotlib.figure import Figure  # figures stay out of the measuring path
+
+    from .images import enlarge, make_grid
+
+    names = list(report["models"])
+    n_seeds = len(report["seeds"])
+    columns = max(n_seeds, 10)  # room for the row titles however few seeds; empty cells stay white
+    rows = len(samples) * len(names)
+    fig = Figure(figsize=(0.62 * (columns + 1) + 0.3, 0.8 * rows + 0.5), layout="constrained")
+    grid = fig.add_gridspec(rows, 2, width_ratios=[1, columns])
+    for k, sample in enumerate(samples):
+        for m, name in enumerate(names):
+            row = k * len(names) + m
+            result, stats = results[name, sample.name], report["models"][name]["per_sample"][sample.name]
+            left = fig.add_subplot(grid[row, 0])
+            first = enlarge(sample.low_res[report["side"]], sample.truth.shape[-1]) if m == 0 else sample.truth
+            left.imshow(first.clamp(0, 1).permute(1, 2, 0).numpy(), interpolation="nearest")
+            left.set_title(f"{sample.name} input" if m == 0 else "truth (unseen)", fontsize=7)
+            images = result.images.detach().clamp(0, 1).cpu()  # (S, 3, R, R)
+            faded = torch.where(result.accepted.cpu()[:, None, None, None], images, 0.25 * images + 0.75)
+            ax = fig.add_subplot(grid[row, 1])
+            ax.imshow(make_grid(faded, ncol=columns).permute(1, 2, 0).numpy())
+            dark, tone = stats["share_dark"], stats["mean_skin_tone"]
+            reading = "" if dark != dark else f", {dark:.0%} read as dark, mean skin tone {tone:.2f}"
+            ax.set_title(f"{name}: {stats['accepted']}/{stats['seeds']} accepted{reading} "
+                         f"(truth {stats['truth_skin_tone']:.2f})", fontsize=8, loc="left")
+            for a in (left, ax):
+                a.axis("off")
+    fig.suptitle(f"The same dark-skinned {report['side']}x{report['side']} inputs through each generator "
+                 f"({report['steps']} steps, {n_seeds} seeds)\nfaded: rejected seeds; skin tone 0 = lightest, "
+                 "1 = darkest, 0.5 and above read as dark", fontsize=9)
+    return fig
+
+
+def agreement_summary(reports: list[dict], truths: list[dict]) -> dict[str, dict]:
+    """Per attribute over several inputs: mean agreement of the solutions with the truth, and chance for those inputs.
+
+    reports: ``recovery_report`` results (with a probe); truths: the matching true attribute dicts.
+    Inputs with no accepted solution are left out of both means (``inputs`` counts the rest).
+    """
+    if len(reports) != len(truths):
+        raise ValueError(f"need one truth per report, got {len(reports)} reports and {len(truths)} truths")
+    kept = [(r["agreement"], chance_agreement(t)) for r, t in zip(reports, truths) if "agreement" in r]
+    return {a.name: {"coarse": a.coarse, "inputs": len(kept),
+                     "agreement": float(np.mean([k[0][a.name] for k in kept])) if kept else float("nan"),
+                     "chance": float(np.mean([k[1][a.name] for k in kept])) if kept else float("nan")}
+            for a in faces.ATTRIBUTES}

@@ -18,7 +18,6 @@ The run folder holds ``checkpoint.pt`` (everything needed to continue), ``sample
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import json
@@ -26,7 +25,6 @@ import math
 import os
 import platform
 import signal
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -42,6 +40,7 @@ from . import faces
 from .discriminator import Discriminator
 from .images import make_grid, save_image
 from .models import save_generator
+from .runtime import stop_requests
 from .storage import atomic_path
 from .stylegan2 import SMALL_64, Generator
 
@@ -238,18 +237,18 @@ class Trainer:
         batches = face_batches(cfg.batch, res, first_seed, cfg.skin_tone, cfg.data_workers)
         memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         start, last_sample, last_save = time.perf_counter(), -math.inf, time.perf_counter()
-        start_elapsed, window = self.elapsed, []
+        start_elapsed, window, sampled_step = self.elapsed, [], None
 
         def emit(kind: str, losses: dict[str, float], path: Path | None = None) -> None:
             callback(TrainEvent(kind, self.step, self.nimg / 1000, losses, self.elapsed, path))
 
         reason, losses = "interrupted", {}
         try:
-            with _stop_requests() as stop_requested:
+            with stop_requests() as stop_requested:
                 while True:
                     self.elapsed = start_elapsed + time.perf_counter() - start
                     if time.perf_counter() - last_sample >= cfg.sample_minutes * 60:
-                        last_sample = time.perf_counter()
+                        last_sample, sampled_step = time.perf_counter(), self.step
                         self._log(window)
                         emit("sample", losses, self.write_samples())
                     if time.perf_counter() - last_save >= cfg.checkpoint_minutes * 60:
@@ -268,8 +267,10 @@ class Trainer:
         finally:
             batches.close()  # stops the render workers, if any
         self._log(window)
-        sample, checkpoint = self.write_samples(), self.save_checkpoint()  # both saved before any callback
-        emit("sample", losses, sample)
+        sample = self.write_samples() if self.step != sampled_step else None  # this step's grid may exist
+        checkpoint = self.save_checkpoint()  # both saved before any callback
+        if sample is not None:
+            emit("sample", losses, sample)
         emit("checkpoint", losses, checkpoint)
         return reason
 
@@ -365,6 +366,9 @@ class Trainer:
     def _load_state(self, checkpoint: dict) -> None:
         for name in ("G", "D", "G_ema", "opt_g", "opt_d"):
             getattr(self, name).load_state_dict(checkpoint[name])
+        for opt, lr in ((self.opt_g, self.config.lr_g), (self.opt_d, self.config.lr_d)):
+            for group in opt.param_groups:  # the optimiser state carries the parent's rate; a fine-tune may set its own
+                group["lr"] = lr
         self.step, self.nimg, self.elapsed = checkpoint["step"], checkpoint["nimg"], checkpoint["elapsed"]
         self.rng.set_state(checkpoint["rng"])
         torch.set_rng_state(checkpoint["torch_rng"])
@@ -385,23 +389,3 @@ class Trainer:
                                  "steps": parent["step"], "kimg": round(parent["nimg"] / 1000, 3),
                                  "wall_time_s": round(parent["elapsed"], 1)}
         return save_generator(path, self.G_ema, meta)
-
-
-@contextlib.contextmanager
-def _stop_requests() -> Iterator[Callable[[], bool]]:
-    """Make a first Ctrl-C a request to stop after the current step; a second one interrupts at once."""
-    requested = []
-
-    def handler(signum, frame):
-        if requested:
-            raise KeyboardInterrupt
-        requested.append(True)
-
-    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
-        yield lambda: False
-        return
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield lambda: bool(requested)
-    finally:
-        signal.signal(signal.SIGINT, previous)

@@ -6,7 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from pulse_teach.downscale import DOWNSCALE_METHODS, bicubic_downsample, bicubic_taps, downscale
+from pulse_teach.downscale import (DOWNSCALE_METHODS, bicubic_downsample, bicubic_taps, downscale, downscale_matrix,
+                                   null_space_part, project_consistent)
 
 
 def _reference_taps(factor: int) -> np.ndarray:
@@ -239,3 +240,80 @@ def test_downscale_unknown_method_and_checks_input():
     with pytest.raises(ValueError, match="divisible"):
         downscale(images, 3, "area")
     torch.testing.assert_close(downscale(images, 2), bicubic_downsample(images, 2), rtol=0, atol=0)
+
+
+# --- 7. the matrix of D, its pseudo-inverse and its null space ------------------------------------
+
+@pytest.mark.parametrize("method", DOWNSCALE_METHODS)
+@pytest.mark.parametrize("factor, h, w", [(8, 64, 64), (4, 24, 32), (3, 18, 12)])
+def test_downscale_is_the_separable_matrix(method, factor, h, w):
+    images = torch.rand(2, 3, h, w, dtype=torch.float64)
+    a_h, a_w = downscale_matrix(h, factor, method), downscale_matrix(w, factor, method)
+    assert a_h.shape == (h // factor, h) and a_h.dtype == torch.float64
+    expected = downscale(images, factor, method)
+    atol = 1e-6 if method == "pil-bicubic" else 1e-13  # Pillow computes in float32
+    torch.testing.assert_close(a_h @ images @ a_w.T, expected, rtol=0, atol=atol)
+
+
+def test_downscale_matrix_rows_and_errors():
+    a = downscale_matrix(16, 4, "area")
+    expected = torch.kron(torch.eye(4, dtype=torch.float64), torch.full((1, 4), 0.25))  # block means
+    torch.testing.assert_close(a, expected, rtol=0, atol=1e-15)
+    taps = bicubic_taps(4)
+    torch.testing.assert_close(downscale_matrix(32, 4)[3, 4 * 3 - 6: 4 * 3 + 10], taps, rtol=0, atol=1e-15)  # interior row
+    a.zero_()  # a copy: the cache is untouched
+    assert downscale_matrix(16, 4, "area").sum().item() == pytest.approx(4.0)
+    with pytest.raises(ValueError, match="divisible"):
+        downscale_matrix(30, 4)
+    with pytest.raises(ValueError, match="unknown method"):
+        downscale_matrix(32, 4, "lanczos")
+    with pytest.raises(TypeError, match="positive int"):
+        downscale_matrix(32, 4.0)
+
+
+@pytest.mark.parametrize("method", DOWNSCALE_METHODS)
+def test_project_consistent_hits_the_target_and_is_a_projection(method):
+    gen = torch.Generator().manual_seed(1)
+    images = torch.rand(3, 3, 64, 64, generator=gen, dtype=torch.float64)
+    target = torch.rand(1, 3, 8, 8, generator=gen, dtype=torch.float64)
+    projected = project_consistent(images, target, 8, method)
+    assert projected.shape == images.shape and projected.dtype == torch.float64
+    atol = 1e-6 if method == "pil-bicubic" else 1e-12
+    torch.testing.assert_close(downscale(projected, 8, method), target.expand(3, -1, -1, -1), rtol=0, atol=atol)
+    torch.testing.assert_close(project_consistent(projected, target, 8, method), projected, rtol=0, atol=atol)
+    # orthogonal: the change is perpendicular to every null-space direction, so it is the smallest change
+    change = (projected - images).flatten(1)
+    other = null_space_part(torch.rand(3, 3, 64, 64, generator=gen, dtype=torch.float64), 8, method).flatten(1)
+    assert (change * other).sum(1).abs().max() < 1e-9 * change.norm() * other.norm() + atol
+    assert change.norm(dim=1).min() > 0.1  # random images really had to move
+
+
+def test_null_space_part_is_invisible_and_large():
+    gen = torch.Generator().manual_seed(2)
+    noise = torch.randn(2, 3, 64, 64, generator=gen)  # float32
+    hidden = null_space_part(noise, 8)
+    assert hidden.dtype == torch.float32
+    assert bicubic_downsample(hidden, 8).abs().max() < 1e-5  # D sees (almost) nothing
+    # 64 of 4096 directions per channel are visible, so almost all of random noise is hidden
+    assert hidden.norm() / noise.norm() == pytest.approx(np.sqrt(1 - 64 / 4096), abs=0.01)
+    torch.testing.assert_close(null_space_part(hidden, 8), hidden, rtol=0, atol=1e-5)  # idempotent
+    face, other = torch.rand(1, 3, 64, 64, generator=gen), torch.rand(1, 3, 64, 64, generator=gen)
+    mixed = face + null_space_part(other - face, 8)  # other's detail, face's 8x8 image
+    torch.testing.assert_close(bicubic_downsample(mixed, 8), bicubic_downsample(face, 8), rtol=0, atol=1e-6)
+    torch.testing.assert_close(mixed, project_consistent(other, bicubic_downsample(face, 8), 8), rtol=0, atol=1e-6)
+
+
+def test_project_consistent_errors_and_device():
+    images = torch.rand(2, 3, 16, 16)
+    with pytest.raises(ValueError, match=r"low_res must be a tensor shaped \(2 or 1, 3, 4, 4\)"):
+        project_consistent(images, torch.rand(2, 3, 8, 8), 4)
+    with pytest.raises(ValueError, match="low_res"):
+        project_consistent(images, torch.rand(3, 4, 4), 4)
+    with pytest.raises(ValueError, match="unknown method"):
+        project_consistent(images, torch.rand(1, 3, 4, 4), 4, "lanczos")
+    with pytest.raises(TypeError, match="low_res must be a torch.Tensor"):
+        project_consistent(images, np.zeros((1, 3, 4, 4), dtype=np.float32), 4)
+    with pytest.raises(ValueError, match="too small"):
+        null_space_part(torch.rand(1, 3, 8, 8), 8)
+    out = project_consistent(torch.empty(2, 3, 16, 16, device="meta"), torch.empty(1, 3, 4, 4, device="meta"), 4)
+    assert out.device.type == "meta" and out.shape == (2, 3, 16, 16)

@@ -102,17 +102,40 @@ def test_missing_bundled_model_says_it_is_not_trained_yet(models_dir):
         load_generator("faces64")
 
 
+def _bundled_presence() -> dict[str, bool]:
+    return {row.name: row.present for row in list_models() if row.kind == "bundled"}
+
+
 def test_bundled_names_load_from_the_models_folder(tiny, models_dir):
-    assert list_models() == {"faces64": False, "faces64-skewed": False}
+    assert _bundled_presence() == {"faces64": False, "faces64-skewed": False}
     save_generator(models_dir / "faces64.pt", tiny, {"skin_tone": "balanced"})
-    assert list_models() == {"faces64": True, "faces64-skewed": False}
+    assert _bundled_presence() == {"faces64": True, "faces64-skewed": False}
     loaded = load_generator("faces64", device="cpu")
     assert loaded.meta["skin_tone"] == "balanced" and loaded.config == tiny.config
 
 
 def test_bundled_models_live_in_the_repository():
     assert models.MODELS_DIR == models.Path(models.__file__).resolve().parents[1] / "data" / "models"
-    assert set(list_models()) == {"faces64", "faces64-skewed"}
+    assert _bundled_presence() == {"faces64": True, "faces64-skewed": True}
+    rows = {row.name: row for row in list_models()}
+    assert set(rows) == {"faces64", "faces64-skewed", "ffhq-256", "ffhq-512", "ffhq-1024"}
+    assert all(rows[n].kind == "nvidia" and rows[n].path.parent == models.cache_dir() / "checkpoints"
+               for n in ("ffhq-256", "ffhq-512", "ffhq-1024"))
+
+
+def test_ffhq_names_point_at_nvidia_and_list_their_download_size():
+    rows = {row.name: row for row in list_models()}
+    for name, res in (("ffhq-256", 256), ("ffhq-512", 512), ("ffhq-1024", 1024)):
+        source = models.KNOWN_MODELS[name]
+        assert source.url.startswith("https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/")
+        assert not rows[name].present and 250 < rows[name].download_mb < 400 and str(res) in source.description
+    table = models.format_models(list_models())
+    assert "382 MB" in table and "ffhq-1024" in table
+
+
+def test_ffhq_name_without_download_says_where_to_put_the_file():
+    with pytest.raises(FileNotFoundError, match="nvlabs-fi-cdn.*ffhq.pkl"):
+        load_generator("ffhq-1024", download=False)
 
 
 @pytest.mark.parametrize("name, skin_tone", [("faces64", "balanced"), ("faces64-skewed", {"light": 0.9, "dark": 0.1})])

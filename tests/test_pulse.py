@@ -1,3 +1,6 @@
+import dataclasses
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -5,7 +8,9 @@ from PIL import Image
 
 from pulse_teach import PulseConfig, bicubic_downsample, lr_multiplier, upsample
 from pulse_teach.images import to_pil
+from pulse_teach.latent import fit_gaussian
 from pulse_teach.pulse import _Search, infer_factor, parse_loss, restart_seed
+from pulse_teach.sphere import sphere_norm
 from pulse_teach.stylegan2 import SMALL_64, Generator
 
 FIT = 20_000  # Gaussian-fit samples: enough for these tests, quick to compute
@@ -172,3 +177,16 @@ def test_noise_layers_follow_the_config(generator, target):
     assert noise[-1].abs().sum() == 0 and noise[-2].abs().sum() > 0
     fixed = _Search(generator, target[None], 8, None, PulseConfig(noise_type="fixed"), [], None)
     assert not any(n.requires_grad for n in fixed.initial_state([0])[1])
+
+
+def test_without_sphere_projection_the_latent_norms_drift(generator, target):
+    """Same starts, same Adam: projected latents stay at norm sqrt(d), free ones drift off the sphere."""
+    config = PulseConfig(steps=10, num_seeds=2, lr_schedule="fixed", loss="100*L2", eps=0.0, noise_type="zero",
+                         gaussian_fit_samples=FIT)
+    fit = fit_gaussian(generator, FIT)
+    norms = {}
+    for projected in (True, False):
+        result = upsample(generator, target, dataclasses.replace(config, sphere_projection=projected))
+        norms[projected] = sphere_norm(fit.from_w(result.ws), 2).flatten() / math.sqrt(generator.w_dim)  # (S * num_ws,)
+    assert torch.allclose(norms[True], torch.ones_like(norms[True]), atol=1e-3)
+    assert (norms[False] > 1.2).all()  # a random start's norm is 1 +- 0.06 sqrt(d) at d = 128

@@ -39,4 +39,5 @@ def test_generator_report_has_every_figure():
     assert torch.equal(generate(G, 4, seed=5), generate(G, 4, seed=5))  # same seed, same samples
     report = evaluate_generator(G, AttributeProbe().eval(), n=32)
     assert report["frechet_distance"] > 0 and report["n"] == 32
+    assert 0 < report["frechet_renders"] < report["frechet_distance"]  # two render sets sit closer than G
     assert set(report["renders"]) == set(report["generated"]) == set(faces.ATTRIBUTE_BY_NAME)

@@ -1,4 +1,4 @@
-"""Tests for pulse_teach.recovery: diversity among solutions and agreement of attributes with the truth."""
+"""Tests for pulse_teach.recovery: diversity, agreement with the truth against chance, and the bias experiment."""
 from __future__ import annotations
 
 import math
@@ -6,8 +6,9 @@ import math
 import pytest
 import torch
 
-from pulse_teach import faces
-from pulse_teach.recovery import attribute_agreement, diversity, rms_distance
+from pulse_teach import PulseConfig, faces, load_generator, load_probe, load_sample
+from pulse_teach.recovery import (agreement_summary, attribute_agreement, bias_experiment, bias_figure,
+                                  chance_agreement, diversity, rms_distance, skin_reading)
 
 
 def test_diversity_of_known_images():
@@ -26,3 +27,58 @@ def test_attribute_agreement_counts_categories_and_groups():
     other = dict(truth, skin_tone=0.8, glasses="none")
     agreement = attribute_agreement([same, other], truth)
     assert agreement["skin_tone"] == 0.5 and agreement["glasses"] == 0.5 and agreement["mouth"] == 1.0
+
+
+def test_chance_agreement_follows_the_schema_prior():
+    truth = faces.sample_attributes(1, 0, skin_tone=0.8, lighting=0.0, glasses="none", mouth="grin",
+                                    facial_hair="stubble")[0]
+    chance = chance_agreement(truth)
+    assert chance["skin_tone"] == 0.5 and chance["lighting"] == pytest.approx(1 / 3)
+    assert chance["glasses"] == 0.5 and chance["facial_hair"] == 0.2 and chance["mouth"] == pytest.approx(1 / 3)
+    for a in faces.ATTRIBUTES:  # over all categories of an attribute, the chances sum to one
+        if a.kind == "categorical":
+            total = sum(chance_agreement(dict(truth, **{a.name: v}))[a.name] for v in a.values_or_range)
+            assert total == pytest.approx(1.0), a.name
+
+
+def test_skin_reading_counts_the_dark_side():
+    reading = skin_reading([{"skin_tone": 0.1}, {"skin_tone": 0.5}, {"skin_tone": 0.9}, {"skin_tone": 0.2}])
+    assert reading == {"share_dark": 0.5, "mean_skin_tone": pytest.approx(0.425)}
+    assert math.isnan(skin_reading([])["share_dark"])
+
+
+def test_bias_experiment_reads_every_accepted_solution_and_reuses_runs():
+    models = {name: load_generator(name) for name in ("faces64", "faces64-skewed")}
+    samples = [load_sample("face4")]
+    config = PulseConfig(eps=1.0, gaussian_fit_samples=2000)  # eps 1: every seed accepted after 2 steps
+    calls, results = [], {}
+    report = bias_experiment(models, samples, 2, 2, load_probe(), config=config, results=results,
+                             callback=lambda m, s, r: calls.append((m, s)))
+    assert calls == [("faces64", "face4"), ("faces64-skewed", "face4")]
+    assert report["seeds"] == [0, 1] and report["steps"] == 2 and report["side"] == 8
+    for name in models:
+        total, row = report["models"][name], report["models"][name]["per_sample"]["face4"]
+        assert row["accepted"] == row["seeds"] == total["accepted"] == total["seeds"] == 2
+        assert row["share_dark"] in (0.0, 0.5, 1.0) and 0.0 <= row["mean_skin_tone"] <= 1.0
+        assert row["truth_skin_tone"] == samples[0].attributes["skin_tone"] >= 0.5
+        assert results[name, "face4"].images.shape == (2, 3, 64, 64)
+    fig = bias_figure(report, results, samples)  # input and truth, then a row of solutions per model
+    assert len(fig.axes) == 4 and fig.axes[1].get_title(loc="left").startswith("faces64: 2/2 accepted")
+    first = dict(results)
+    again = bias_experiment(models, samples, 2, 2, load_probe(), config=config, results=results)
+    assert again["models"] == report["models"] and all(results[k] is first[k] for k in first)  # reused
+    bias_experiment(models, samples, [0, 1], 3, load_probe(), config=config, results=results)
+    assert results["faces64", "face4"] is not first["faces64", "face4"]  # other steps: searched again
+    with pytest.raises(ValueError, match="at least one model"):
+        bias_experiment({}, samples, 2, 2, load_probe())
+
+
+def test_agreement_summary_averages_inputs_with_solutions():
+    truths = faces.sample_attributes(2, 3, glasses="none")
+    reports = [{"agreement": dict.fromkeys(faces.ATTRIBUTE_BY_NAME, 1.0)},
+               {"agreement": dict.fromkeys(faces.ATTRIBUTE_BY_NAME, 0.0)}, {"accepted": 0}]
+    summary = agreement_summary(reports, truths + truths[:1])
+    assert summary["glasses"] == {"coarse": False, "inputs": 2, "agreement": 0.5, "chance": 0.5}
+    assert summary["skin_tone"]["coarse"] and summary["skin_tone"]["chance"] == 0.5
+    with pytest.raises(ValueError, match="one truth per report"):
+        agreement_summary(reports, truths)

@@ -101,6 +101,8 @@ def test_fine_tune_starts_from_the_parent_and_records_it(tmp_path):
     meta = load_generator(child.export(tmp_path / "g.pt")).meta
     assert meta["skin_tone"] == "dark" and meta["init_from"]["steps"] == 2
     assert meta["init_from"]["skin_tone"] == "balanced"
+    slower = Trainer(tiny_config(lr_g=1e-4, lr_d=5e-5, init_from=str(tmp_path / "parent")), tmp_path / "slower")
+    assert [g["lr"] for g in slower.opt_g.param_groups + slower.opt_d.param_groups] == [1e-4, 5e-5]  # not the parent's
     with pytest.raises(ValueError, match="generator"):
         Trainer(tiny_config(init_from=str(tmp_path / "parent"), generator=dict(tiny_config().generator, w_dim=16)),
                 tmp_path / "other")

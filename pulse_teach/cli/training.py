@@ -1,5 +1,8 @@
-"""The command line: ``python -m pulse_teach demo`` runs PULSE end to end on what is bundled;
-``python -m pulse_teach train`` trains a face generator for it."""
+"""``train``, ``train-probe`` and ``evaluate``: make the face generator and the attribute probe, and grade them.
+
+Training runs are resumable folders (``Trainer``); progress goes to stderr through tqdm bars fed by the
+library's callbacks, the figures to stdout.
+"""
 from __future__ import annotations
 
 import argparse
@@ -12,25 +15,14 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .downscale import bicubic_downsample
-from .figures import pulse_figure
-from .images import make_grid, save_image
-from .models import load_generator
-from .recovery import recovery_report
-from .samples import load_sample
-from .probe import EVAL_SEED, PROBE_PATH, ProbeConfig, ProbeEvent, load_probe, save_probe, train_probe
-from .probe import eval_set as probe_eval_set
-from .probe import evaluate as evaluate_probe
-from .quality import evaluate_generator, generate
-from .pulse import PulseConfig, PulseResult, PulseStep, upsample
-from .storage import atomic_path
-from .train import SKIN_TONES, TrainConfig, TrainEvent, Trainer
-
-EXAMPLES = """examples:
-  python -m pulse_teach demo                      # 8 seeds, 100 steps, writes ./pulse_demo/
-  python -m pulse_teach demo --seeds 4 --steps 50 --out /tmp/demo
-  python -m pulse_teach train --out runs/faces64 --minutes 180 --export data/models/faces64.pt
-"""
+from ..images import make_grid, save_image
+from ..models import load_generator
+from ..probe import EVAL_SEED, PROBE_PATH, ProbeConfig, ProbeEvent, load_probe, save_probe, train_probe
+from ..probe import eval_set as probe_eval_set
+from ..probe import evaluate as evaluate_probe
+from ..quality import evaluate_generator, generate
+from ..storage import atomic_path
+from ..train import SKIN_TONES, TrainConfig, TrainEvent, Trainer
 
 TRAIN_EXAMPLES = """examples:
   python -m pulse_teach train --out runs/try --minutes 12                  # a short look at training
@@ -45,77 +37,8 @@ and --kimg count the whole run, resumed sessions included. Ctrl-C saves a checkp
 """
 
 
-def pick_device(name: str) -> torch.device:
-    """'auto' picks CUDA, then Apple's MPS, then the CPU."""
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def run_demo(args: argparse.Namespace) -> int:
-    device = pick_device(args.device)
-    generator = load_generator(args.model, device)
-    sample = load_sample(args.sample)  # a held-out face: its truth, and its bicubic 16x16 and 8x8 versions
-    truth = sample.truth.to(device)  # (3, 64, 64)
-    if generator.resolution != truth.shape[-1]:
-        print(f"error: the demo's faces are {truth.shape[-1]}x{truth.shape[-1]}; {args.model} makes "
-              f"{generator.resolution}x{generator.resolution} images", file=sys.stderr)
-        return 2
-    low_res = sample.low_res.get(args.low_res)  # 16 and 8 are bundled; 4 and 32 are made here
-    if low_res is None:
-        low_res = bicubic_downsample(truth[None], generator.resolution // args.low_res)[0].clamp(0, 1)
-    config = PulseConfig(steps=args.steps, num_seeds=args.seeds, seed=args.seed)
-    print(f"PULSE demo on {device}: {args.model}, sample {args.sample}, {args.low_res}x{args.low_res} -> "
-          f"{generator.resolution}x{generator.resolution}, {args.seeds} seeds, {args.steps} steps")
-    with tqdm(total=config.steps, desc="PULSE", unit="step", file=sys.stderr, mininterval=0.5) as bar:
-        def progress(event: PulseStep) -> None:
-            bar.update(1)
-            bar.set_postfix(best_mse=f"{float(event.best_l2.min()):.1e}", accepted=int(event.accepted.sum()), refresh=False)
-        result = upsample(generator, low_res.to(device), config, callbacks=progress)
-    probe = load_probe()
-    recovery = recovery_report(result, truth.cpu(), sample.attributes, probe)
-    write_outputs(result, Path(args.out), truth=truth.cpu(), device=str(device), recovery=recovery)
-    print(result.summary())
-    if "agreement" in recovery:
-        d = recovery["diversity"]
-        print(f"accepted solutions differ from each other by {d['mean_pairwise']:.3f} RMS and from the true face "
-              f"by {d['mean_to_truth']:.3f}; attributes matching the truth (probe): coarse "
-              f"{recovery['coarse_agreement']:.0%}, fine {recovery['fine_agreement']:.0%}")
-    print(f"wrote {args.out}/contact_sheet.png, solution_*.png and report.json")
-    return 0
-
-
-def write_outputs(result: PulseResult, out: Path, truth: torch.Tensor | None = None, device: str = "",
-                  recovery: dict | None = None) -> None:
-    """Solutions, their downscales, a contact sheet and report.json, each written atomically."""
-    out.mkdir(parents=True, exist_ok=True)
-    save_image(result.target, out / "input.png")
-    if truth is not None:
-        save_image(truth, out / "truth.png")
-    for i, seed in enumerate(result.seeds):
-        save_image(result.images[i], out / f"solution_seed{seed}.png")
-        save_image(result.downscaled[i], out / f"solution_seed{seed}_downscaled.png")
-    with atomic_path(out / "contact_sheet.png") as tmp:
-        pulse_figure(result, truth).savefig(tmp, format="png", dpi=110)
-    report = {
-        "settings": dataclasses.asdict(result.config),
-        "factor": result.factor, "device": device, "steps_run": result.steps_run,
-        "interrupted": result.interrupted, "wall_time_s": round(result.wall_time, 3),
-        "seeds": [{"seed": seed, "l2": float(result.l2[i]), "geocross": float(result.geocross[i]),
-                   "accepted": bool(result.accepted[i]), "best_step": int(result.best_step[i]),
-                   "attempts": int(result.attempts[i])} for i, seed in enumerate(result.seeds)],
-    }
-    if recovery is not None:
-        report["recovery"] = recovery
-    with atomic_path(out / "report.json") as tmp:
-        tmp.write_text(json.dumps(report, indent=2))
-
-
 def run_train(args: argparse.Namespace) -> int:
+    """Train (or resume, or fine-tune) a face generator until its limits or Ctrl-C, then export the EMA generator."""
     out = Path(args.out)
     saved = base = Trainer.saved_config(out)  # resuming: start from the run's own settings
     if saved is None and args.init_from:  # fine-tuning: start from the parent run's settings
@@ -126,7 +49,8 @@ def run_train(args: argparse.Namespace) -> int:
         base = dataclasses.replace(parent, init_from=str(args.init_from))
     overrides = {name: value for name, value in (
         ("skin_tone", SKIN_TONES.get(args.skin)), ("max_minutes", args.minutes), ("max_kimg", args.kimg),
-        ("batch", args.batch), ("seed", args.seed), ("data_workers", args.workers), ("num_threads", args.threads),
+        ("batch", args.batch), ("lr_g", args.lr_g), ("lr_d", args.lr_d), ("seed", args.seed),
+        ("data_workers", args.workers), ("num_threads", args.threads),
         ("snapshots", args.snapshots or None), ("sample_minutes", args.sample_minutes),
     ) if value is not None}
     try:
@@ -158,6 +82,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_train_probe(args: argparse.Namespace) -> int:
+    """Train the attribute probe on fresh renders, grade it on the held-out set, save it."""
     if args.threads:
         torch.set_num_threads(args.threads)
     config = ProbeConfig(steps=args.steps, seed=args.seed)
@@ -180,11 +105,13 @@ def run_train_probe(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    """Fréchet distance and attribute shares of a generator's samples vs fresh renders, read by the probe."""
     generator, probe = load_generator(args.model), load_probe(args.probe)
     skin_tone = generator.meta.get("skin_tone", "balanced")
     report = evaluate_generator(generator, probe, skin_tone=skin_tone, n=args.n, seed=args.seed)
     report.update(model=str(args.model), skin_tone=skin_tone)
-    print(f"Fréchet distance (probe features, {args.n} samples vs renders): {report['frechet_distance']:.2f}")
+    print(f"Fréchet distance (probe features, {args.n} samples vs renders): {report['frechet_distance']:.2f} "
+          f"(two sets of renders: {report['frechet_renders']:.2f})")  # the second: what a perfect generator scores
     for name in report["generated"]:
         rows = [f"{k} {report['renders'][name][k]:.2f}/{v:.2f}" for k, v in report["generated"][name].items()]
         print(f"{name:12s} renders/generated: " + ", ".join(rows))
@@ -196,23 +123,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pulse-teach", description="Learn PULSE by running it.",
-                                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="run PULSE on a bundled example and write a contact sheet",
-                               epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    demo.add_argument("--out", default="pulse_demo", help="output folder (default: %(default)s)")
-    demo.add_argument("--seeds", type=int, default=8, help="seeds searched in one batch (default: %(default)s)")
-    demo.add_argument("--steps", type=int, default=100, help="optimisation steps (default: %(default)s)")
-    demo.add_argument("--seed", type=int, default=0, help="first seed; same seed, same pictures (default: %(default)s)")
-    demo.add_argument("--low-res", type=int, default=8, choices=(4, 8, 16, 32), help="input side (default: %(default)s)")
-    demo.add_argument("--model", default="faces64", help="bundled model name or exported file (default: %(default)s)")
-    demo.add_argument("--sample", default="face0", help="bundled lesson face, face0 ... face7 (default: %(default)s)")
-    demo.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: %(default)s)")
-    demo.set_defaults(func=run_demo)
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """The ``train``, ``train-probe`` and ``evaluate`` subcommands."""
+    raw = argparse.RawDescriptionHelpFormatter
     train = commands.add_parser("train", help="train a 64x64 face generator (resumable) and export it",
-                                epilog=TRAIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                epilog=TRAIN_EXAMPLES, formatter_class=raw)
     train.add_argument("--out", required=True, help="run folder: checkpoint, sample grids, log (resumed if present)")
     train.add_argument("--skin", choices=tuple(SKIN_TONES),
                        help="skin tones of the training faces: balanced (50/50) or skewed (90%% light / "
@@ -221,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
                        f"(default: {TrainConfig.max_minutes:g})")
     train.add_argument("--kimg", type=float, help="stop after this many thousand real images in total")
     train.add_argument("--batch", type=int, help=f"images per step (default: {TrainConfig.batch})")
+    train.add_argument("--lr-g", type=float, help=f"G's learning rate (default: {TrainConfig.lr_g:g})")
+    train.add_argument("--lr-d", type=float, help=f"D's learning rate (default: {TrainConfig.lr_d:g})")
     train.add_argument("--seed", type=int, help=f"seed of weights, latents and faces (default: {TrainConfig.seed})")
     train.add_argument("--init-from", help="fine-tune: start a new run from this run folder's checkpoint "
                        "(steps, kimg and minutes carry on from it)")
@@ -229,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--workers", type=int, help="face-rendering processes; 0 renders in the training "
                        "process (default: 0; try 4 or more on a GPU machine)")
     train.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    train.add_argument("--sample-minutes", type=float, help=f"minutes between sample grids (default: {TrainConfig.sample_minutes:g})")
+    train.add_argument("--sample-minutes", type=float,
+                       help=f"minutes between sample grids (default: {TrainConfig.sample_minutes:g})")
     train.add_argument("--snapshots", action="store_true", help="also export the EMA generator with every sample "
                        "grid (OUT/samples/stepNNNNNN.pt), to pick the best one afterwards")
     train.add_argument("--log-seconds", type=float, default=30.0,
@@ -237,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=run_train)
     probe = commands.add_parser("train-probe", help="train the attribute probe on fresh renders and save it")
     probe.add_argument("--out", default=str(PROBE_PATH), help="where to save it (default: %(default)s)")
-    probe.add_argument("--steps", type=int, default=ProbeConfig.steps, help="batches of fresh renders (default: %(default)s)")
+    probe.add_argument("--steps", type=int, default=ProbeConfig.steps,
+                       help="batches of fresh renders (default: %(default)s)")
     probe.add_argument("--seed", type=int, default=0, help="seed of weights and faces (default: %(default)s)")
     probe.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     probe.add_argument("--log-seconds", type=float, default=30.0, help="seconds between progress updates")
@@ -250,13 +169,3 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", help="also write the figures to this JSON file")
     evaluate.add_argument("--grid", help="also write an 8x8 grid of samples to this PNG")
     evaluate.set_defaults(func=run_evaluate)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130

@@ -1,0 +1,120 @@
+"""How big and where a run is: fast mode for CI and smoke runs, and the device a session uses.
+
+Fast mode (``PULSE_TEACH_FAST=1``, or ``CI`` set as on every CI service) shrinks steps and seeds so
+that notebooks and commands run every code path in seconds; it never changes what is computed,
+only how much. Notebooks write ``STEPS = by_mode(full=100, fast=20)`` or
+``config = shrink(PulseConfig(), steps=20, num_seeds=2)``.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import platform
+import random
+import signal
+import threading
+from typing import Callable, Iterator, TypeVar
+
+import numpy as np
+import torch
+
+T = TypeVar("T")
+_OFF = ("", "0", "false", "no", "off")
+
+
+def fast_mode() -> bool:
+    """True when PULSE_TEACH_FAST is set to a true value, or when CI is set (and PULSE_TEACH_FAST is not)."""
+    flag = os.environ.get("PULSE_TEACH_FAST")
+    if flag is not None:
+        return flag.strip().lower() not in _OFF
+    return os.environ.get("CI", "").strip().lower() not in _OFF
+
+
+def by_mode(full: T, fast: T) -> T:
+    """``fast`` in fast mode, else ``full``."""
+    return fast if fast_mode() else full
+
+
+def shrink(config: T, **fast_values) -> T:
+    """A copy of the dataclass ``config`` with ``fast_values`` applied in fast mode; ``config`` itself otherwise."""
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        raise TypeError(f"expected a dataclass instance such as PulseConfig(), got {config!r}")
+    return dataclasses.replace(config, **fast_values) if fast_mode() else config
+
+
+def available_devices() -> list[str]:
+    """Devices torch can use here, the fastest first: 'cuda', 'mps' where present, then 'cpu'."""
+    devices = []
+    if torch.cuda.is_available():
+        devices.append("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        devices.append("mps")
+    return devices + ["cpu"]
+
+
+def default_device() -> str:
+    """The GPU when there is one, else the CPU."""
+    return available_devices()[0]
+
+
+def resolve_device(name: str | None = "auto") -> torch.device:
+    """'auto' (or None) is ``default_device()``; a name such as 'cuda' or 'cuda:1' must be available here."""
+    if name is None or name == "auto":
+        return torch.device(default_device())
+    available = available_devices()
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {name!r}; expected 'auto' or one of {available}") from None
+    if device.type not in available:
+        raise ValueError(f"device {name!r} is not available here; available: {', '.join(available)} (or 'auto')")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r} is not available here: {torch.cuda.device_count()} CUDA device(s)")
+    return device
+
+
+def device_report() -> str:
+    """One line: torch version, the device a run will use and, on CUDA, the GPU's name and memory."""
+    device = default_device()
+    line = f"torch {torch.__version__} on {platform.python_implementation()} {platform.python_version()}; device: {device}"
+    if device == "cuda":
+        props = torch.cuda.get_device_properties(0)
+        line += f" ({props.name}, {props.total_memory / 2**30:.0f} GiB)"
+    else:
+        line += f" ({os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads)"
+    return line + ("; fast mode" if fast_mode() else "")
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, numpy and torch (all devices) so a notebook cell gives the same numbers every run."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def stop_requests(on_first: Callable[[], None] | None = None) -> Iterator[Callable[[], bool]]:
+    """Make a first Ctrl-C a request to stop after the current step (``on_first`` runs); a second interrupts at once.
+
+    Yields ``stop_requested()``. Long loops (training, a batch of PULSE runs) check it between steps,
+    so whatever they save on the way out is whole. Outside the main thread signals cannot be caught,
+    and Ctrl-C keeps its usual meaning.
+    """
+    requested = []
+
+    def handler(signum, frame):
+        if requested:
+            raise KeyboardInterrupt
+        requested.append(True)
+        if on_first is not None:
+            on_first()
+
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield lambda: False
+        return
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(requested)
+    finally:
+        signal.signal(signal.SIGINT, previous)
