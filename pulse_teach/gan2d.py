@@ -311,7 +311,7 @@ def draw(lab: Gan2D, fig: Figure | None = None, arrows: bool = True, title: str 
     fig.colorbar(mesh, ax=ax_plane, fraction=0.046, label="D: probability 'real'")
     real, fake = lab.real(400).numpy(), lab.samples(400).numpy()
     ax_plane.scatter(real[:, 0], real[:, 1], s=3, c="black", label="data")
-    ax_plane.scatter(fake[:, 0], fake[:, 1], s=9, c="white", edgecolors="black", linewidths=0.3, label="G(z)")
+    ax_plane.scatter(fake[:, 0], fake[:, 1], s=9, c="white", edgecolors="black", linewidths=0.8, label="G(z)")
     if arrows:
         x, push = lab.generator_gradients(96)
         push = push / (push.norm(dim=1, keepdim=True).max() + 1e-12) * 0.5  # longest arrow: 0.5 units

@@ -126,7 +126,7 @@ class ControlPanel:
         self.run_button.on_click(lambda _: self.click())
         buttons = [self.run_button] + ([self.stop_button] if self.stop_button else []) + [hint]
         items = list(self.extra.values()) + list(self.controls.values())
-        grid = widgets.GridBox(items, layout=widgets.Layout(grid_template_columns="repeat(3, 1fr)"))
+        grid = widgets.GridBox(items, layout=widgets.Layout(grid_template_columns="repeat(auto-fill, minmax(280px, 1fr))"))
         header = [widgets.HTML(f"<b>{html.escape(title)}</b>")] if title else []
         self.widget = widgets.VBox(header + [grid, widgets.HBox(buttons), self.output])
 

@@ -132,7 +132,7 @@ class PulseMonitor:
         ax.plot(steps, self.history["lr"], color="black", lw=1.5)
         ax.set_title(f"learning rate ({self.config.lr_schedule if self.config else 'schedule'})", fontsize=8)
         for ax in fig.axes[1:]:
-            ax.tick_params(labelsize=7)
+            ax.tick_params(which="both", labelsize=7)  # log axes label minor ticks too
             ax.set_xlabel("step", fontsize=8)
         fig.suptitle("PULSE searching: one column per seed; a seed is accepted (\u2713) once its downscale "
                      "is within eps of the input", fontsize=9)

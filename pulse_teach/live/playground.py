@@ -60,7 +60,7 @@ class Gan2DPlayground:
         self.rounds_slider = widgets.IntSlider(value=rounds, min=10, max=3000, step=10, description="rounds")
         self.arrows_box = widgets.Checkbox(value=True, description="gradient arrows", indent=False)
         self.buttons = {name: widgets.Button(description=name) for name in BUTTONS}
-        self.panel = LivePanel(period=period, use_widgets=True)
+        self.panel = LivePanel(period=period, use_widgets=True, dpi=100)  # legends stay legible
         self.lab: Gan2D | None = None
         for name, button in self.buttons.items():
             button.on_click(lambda _, name=name: self.press(name))
@@ -68,7 +68,7 @@ class Gan2DPlayground:
             self.controls[name].observe(lambda change, name=name: self.lab and self.lab.set_lr(**{name: change["new"]}),
                                         "value")
         grid = widgets.GridBox(list(self.controls.values()) + [self.points_box, self.rounds_slider, self.arrows_box],
-                               layout=widgets.Layout(grid_template_columns="repeat(3, 1fr)"))
+                               layout=widgets.Layout(grid_template_columns="repeat(auto-fill, minmax(280px, 1fr))"))
         self.widget = widgets.VBox([grid, widgets.HBox(list(self.buttons.values())), self.panel.status_widget,
                                     self.panel.image_widget])
 
