@@ -42,6 +42,7 @@ QUICK_ARGS = {  # short runs of the known scripts; --json (and --figure) are add
     "pulse_speed": ["--config", "small64", "--batches", "1", "4", "--steps", "3", "--warmup", "1"],
     "pulse_faces": ["--seeds", "4", "--steps", "50", "--samples", "face0"],
     "ffhq_gpu": ["--seeds", "1", "4", "--steps", "10", "--fit-samples", "100000"],
+    "bias": ["--seeds", "3", "--steps", "30", "--samples", "face5"],
 }
 Row = tuple[str, str, object, str]  # (benchmark, what, value, unit)
 
@@ -109,13 +110,18 @@ def read_ffhq_gpu(data: dict) -> list[tuple]:
             for r in data.get("rows", []) if r.get("peak_gib") is not None]
 
 
+def read_bias(data: dict) -> list[tuple]:
+    return [(f"{model} on dark faces ({m['accepted']}/{m['seeds']} accepted): read as dark", 100 * m["share_dark"], "%")
+            for model, m in data.get("models", {}).items()]
+
+
 def read_numbers(data: dict) -> list[tuple]:
     """Unknown scripts: their JSON's top-level numbers."""
     return [(key, value, "") for key, value in data.items() if isinstance(value, (int, float)) and not isinstance(value, bool)]
 
 
 READERS: dict[str, Callable[[dict], list[tuple]]] = {
-    "pulse_speed": read_pulse_speed, "pulse_faces": read_pulse_faces, "ffhq_gpu": read_ffhq_gpu}
+    "pulse_speed": read_pulse_speed, "pulse_faces": read_pulse_faces, "ffhq_gpu": read_ffhq_gpu, "bias": read_bias}
 
 
 # ------------------------------------------------------------------ built-in measurements
