@@ -24,8 +24,8 @@ from .storage import atomic_path
 
 NVIDIA_LICENCE_NOTE = (
     "NVIDIA's StyleGAN2 FFHQ weights are for non-commercial use only: research or evaluation purposes "
-    "(NVIDIA Source Code License; no separate licence is published for the weights, so treat them as "
-    "NVIDIA non-commercial). They are downloaded from NVIDIA into your own cache and must not be "
+    "(they come under the same non-commercial terms as NVIDIA's StyleGAN2 code; no separate licence is "
+    "published for the weights). They are downloaded from NVIDIA into your own cache and must not be "
     "re-hosted or shared, also not converted. FFHQ itself is CC BY-NC-SA 4.0 and must not be used to "
     "develop face recognition.")
 
