@@ -152,46 +152,6 @@ def bias_experiment(models: dict[str, torch.nn.Module], samples: list, seeds: Se
     return out
 
 
-def bias_figure(report: dict, results: dict[tuple[str, str], PulseResult], samples: list):
-    """Per sample: the input and the true face (left), then one row of solutions per model.
-
-    Accepted solutions at full strength, rejected ones faded; each row is titled with its count of
-    accepted solutions and the share the probe reads as dark. Returns a matplotlib Figure (no pyplot).
-    """
-    from matplotlib.figure import Figure  # figures stay out of the measuring path
-
-    from .images import enlarge, make_grid
-
-    names = list(report["models"])
-    n_seeds = len(report["seeds"])
-    columns = max(n_seeds, 10)  # room for the row titles however few seeds; empty cells stay white
-    rows = len(samples) * len(names)
-    fig = Figure(figsize=(0.62 * (columns + 1) + 0.3, 0.8 * rows + 0.5), layout="constrained")
-    grid = fig.add_gridspec(rows, 2, width_ratios=[1, columns])
-    for k, sample in enumerate(samples):
-        for m, name in enumerate(names):
-            row = k * len(names) + m
-            result, stats = results[name, sample.name], report["models"][name]["per_sample"][sample.name]
-            left = fig.add_subplot(grid[row, 0])
-            first = enlarge(sample.low_res[report["side"]], sample.truth.shape[-1]) if m == 0 else sample.truth
-            left.imshow(first.clamp(0, 1).permute(1, 2, 0).numpy(), interpolation="nearest")
-            left.set_title(f"{sample.name} input" if m == 0 else "truth (unseen)", fontsize=7)
-            images = result.images.detach().clamp(0, 1).cpu()  # (S, 3, R, R)
-            faded = torch.where(result.accepted.cpu()[:, None, None, None], images, 0.25 * images + 0.75)
-            ax = fig.add_subplot(grid[row, 1])
-            ax.imshow(make_grid(faded, ncol=columns).permute(1, 2, 0).numpy())
-            dark, tone = stats["share_dark"], stats["mean_skin_tone"]
-            reading = "" if dark != dark else f", {dark:.0%} read as dark, mean skin tone {tone:.2f}"
-            ax.set_title(f"{name}: {stats['accepted']}/{stats['seeds']} accepted{reading} "
-                         f"(truth {stats['truth_skin_tone']:.2f})", fontsize=8, loc="left")
-            for a in (left, ax):
-                a.axis("off")
-    fig.suptitle(f"The same dark-skinned {report['side']}x{report['side']} inputs through each generator "
-                 f"({report['steps']} steps, {n_seeds} seeds)\nfaded: rejected seeds; skin tone 0 = lightest, "
-                 "1 = darkest, 0.5 and above read as dark", fontsize=9)
-    return fig
-
-
 def agreement_summary(reports: list[dict], truths: list[dict]) -> dict[str, dict]:
     """Per attribute over several inputs: mean agreement of the solutions with the truth, and chance for those inputs.
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from pulse_teach import PulseConfig, faces, load_generator, load_probe, load_sample
-from pulse_teach.recovery import (agreement_summary, attribute_agreement, bias_experiment, bias_figure,
+from pulse_teach.figures import bias_figure
+from pulse_teach.recovery import (agreement_summary, attribute_agreement, bias_experiment,
                                   chance_agreement, diversity, rms_distance, skin_reading)
 
 
