@@ -19,13 +19,15 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from matplotlib.figure import Figure
 from torch import nn
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PRESETS = ("ring", "grid", "line", "two_moons", "points")
 LOSSES = ("nonsaturating", "minimax", "least_squares")
@@ -303,6 +305,8 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, projections: int = 64) 
 # ---------------------------------------------------------------- one picture
 def draw(lab: Gan2D, fig: Figure | None = None, arrows: bool = True, title: str | None = None) -> Figure:
     """Left: D's decision surface (heatmap), data (black), G's points (white) and gradient arrows. Right: curves."""
+    from matplotlib.figure import Figure  # plotting only: importing the playground stays light
+
     fig = fig or Figure(figsize=(9, 4), layout="constrained")
     fig.clear()
     ax_plane, ax_loss = fig.subplots(1, 2, width_ratios=[1, 1.15])
