@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pulse_teach import PulseConfig, upsample  # noqa: E402
-from pulse_teach.cli import pick_device  # noqa: E402
+from pulse_teach.runtime import resolve_device  # noqa: E402
 from pulse_teach.stylegan2 import FFHQ_1024, SMALL_64, Generator  # noqa: E402
 
 CONFIGS = {"small64": (SMALL_64, 8), "ffhq1024": (FFHQ_1024, 16)}  # generator kwargs, low-res side
@@ -60,7 +60,10 @@ def main() -> None:
     parser.add_argument("--json", default="benchmarks/results/pulse_speed.json")
     args = parser.parse_args()
 
-    device = pick_device(args.device)
+    try:
+        device = resolve_device(args.device)
+    except ValueError as error:  # an unavailable --device: one line, exit status 2
+        parser.error(str(error))
     if args.max_memory_gb is None and device.type == "cpu":
         import os
         args.max_memory_gb = 0.7 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30

@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 from pulse_teach import faces  # noqa: E402
-from pulse_teach.cli import pick_device  # noqa: E402
+from pulse_teach.runtime import resolve_device  # noqa: E402
 from pulse_teach.latent import fit_gaussian  # noqa: E402
 from pulse_teach.models import load_generator  # noqa: E402
 from pulse_teach.pulse import PulseConfig, upsample  # noqa: E402
@@ -247,7 +247,10 @@ def main() -> None:
     results = Path(args.results or HERE / "results" / ("quick" if args.quick else ""))
     results.mkdir(parents=True, exist_ok=True)
     timeout = args.timeout or (600 if args.quick else 7200)
-    device = pick_device(args.device)
+    try:
+        device = resolve_device(args.device)
+    except ValueError as error:  # an unavailable --device: one line, exit status 2
+        parser.error(str(error))
     wanted = [p.stem for p in scripts()] + list(BUILT_IN)
     names = [n for n in (args.only or wanted) if n not in args.skip]
     unknown = [n for n in names if n not in wanted]

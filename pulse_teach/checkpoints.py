@@ -46,7 +46,7 @@ def read_generator_file(path: str | os.PathLike) -> Generator:
         return generator_from_rosinality(path, payload)
     from .models import FORMAT, read_export  # models imports this module: import here, not at the top
 
-    config, state, meta = read_export(path, FORMAT)
+    config, state, meta = read_export(path, FORMAT, payload)  # loaded once, by _read
     generator = Generator(**config)
     generator.load_state_dict(state)
     generator.meta = meta

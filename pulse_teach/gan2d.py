@@ -203,7 +203,6 @@ class Gan2D:
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
-        self.D.zero_grad(set_to_none=True)  # G's backward left gradients in D; D's own step starts clean
         self.steps_g += 1
         return loss.item()
 
@@ -271,8 +270,7 @@ class Gan2D:
         G cannot move a point directly; it changes its weights so that points move roughly this way.
         """
         x = self.samples(n).requires_grad_(True)
-        (grad,) = torch.autograd.grad(self.generator_loss(self.D(x)[:, 0]).sum(), x)
-        self.D.zero_grad(set_to_none=True)
+        (grad,) = torch.autograd.grad(self.generator_loss(self.D(x)[:, 0]).sum(), x)  # fills no .grad
         return x.detach(), -grad
 
     # ------------------------------------------------------------ how good is G?
@@ -336,6 +334,6 @@ def draw(lab: Gan2D, fig: Figure | None = None, arrows: bool = True, title: str 
     else:
         ax_loss.text(0.5, 0.5, "no rounds yet\n(step_d / step_g by hand are not logged;\nstep() and run() log one row "
                      "per round)", ha="center", va="center", transform=ax_loss.transAxes)
-    ax_loss.set_title("losses on fixed noise", fontsize=9)
+    ax_loss.set_title("losses (training batches)", fontsize=9)
     ax_plane.set_title(title or f"{cfg.data}: D steps {lab.steps_d}, G steps {lab.steps_g}", fontsize=9)
     return fig

@@ -58,6 +58,11 @@ def default_factor(resolution: int) -> int:
     return resolution // side if resolution % side == 0 and resolution // side >= 2 else resolution // valid_sides(resolution)[0]
 
 
+def valid_factors(resolution: int) -> list[int]:
+    """Factors PULSE can upsample by to reach ``resolution``: those leaving a low-res side of 2 px or more."""
+    return [resolution // s for s in valid_sides(resolution)][::-1]
+
+
 def valid_sides(resolution: int) -> list[int]:
     """Low-res sides PULSE can upsample to ``resolution``: its divisors from 2 up to resolution / 2."""
     return [s for s in range(resolution // 2, 1, -1) if resolution % s == 0][::-1]
@@ -111,10 +116,10 @@ def prepare_input(
     an int asks for a ``resolution // factor`` input. Raises InputError for unusable images and
     ValueError for bad arguments (factor, crop, background).
     """
-    if factor is not None and (isinstance(factor, bool) or not isinstance(factor, int) or factor < 2
-                               or resolution % factor or resolution // factor < 2):
+    if factor is not None and (isinstance(factor, bool) or not isinstance(factor, int)
+                               or factor not in valid_factors(resolution)):
         raise ValueError(f"factor must divide {resolution} and leave at least 2 px, i.e. one of "
-                         f"{[resolution // s for s in valid_sides(resolution)][::-1]}; got {factor!r}")
+                         f"{valid_factors(resolution)}; got {factor!r}")
     fill = parse_background(background)
     source = name or (str(image) if isinstance(image, (str, os.PathLike)) else
                       "<uploaded bytes>" if isinstance(image, (bytes, bytearray)) else "<image>")

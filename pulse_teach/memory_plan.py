@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .latent import fit_gaussian
 from .pulse import PulseConfig, upsample
 
 
@@ -52,12 +53,13 @@ def step_peak_bytes(generator: torch.nn.Module, input_side: int, num_seeds: int,
     if device.type != "cuda":
         raise ValueError(f"memory plans measure CUDA memory; the generator is on {device}. "
                          "On CPU use a few seeds (1-4 at 1024x1024 need about 2-8 GB of RAM).")
+    config = PulseConfig(steps=2, num_seeds=num_seeds, image_every=0, gaussian_fit_samples=10_000,
+                         mixed_precision=mixed_precision)
+    fit_gaussian(generator, config.gaussian_fit_samples)  # cached: the one-time fit is not part of a step's peak
     torch.cuda.synchronize(device)
     torch.cuda.empty_cache()
     base = torch.cuda.memory_allocated(device)
     torch.cuda.reset_peak_memory_stats(device)
-    config = PulseConfig(steps=2, num_seeds=num_seeds, image_every=0, gaussian_fit_samples=10_000,
-                         mixed_precision=mixed_precision)
     target = torch.rand(3, input_side, input_side, generator=torch.Generator().manual_seed(0))
     upsample(generator, target, config)
     torch.cuda.synchronize(device)

@@ -121,9 +121,10 @@ def write_export(path: str | os.PathLike, fmt: str, module: torch.nn.Module, con
     return path
 
 
-def read_export(path: Path, fmt: str) -> tuple[dict, dict, dict]:
-    """(config, float32 state_dict, meta) of a ``write_export`` file, refusing any other format or code."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)  # refuses code and arbitrary objects
+def read_export(path: Path, fmt: str, payload: dict | None = None) -> tuple[dict, dict, dict]:
+    """(config, float32 state_dict, meta) of a ``write_export`` file (or its already loaded ``payload``); no code runs."""
+    if payload is None:
+        payload = torch.load(path, map_location="cpu", weights_only=True)  # refuses code and arbitrary objects
     if not isinstance(payload, dict) or payload.get("format") != fmt:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise ValueError(f"{path} is not a pulse_teach export of format {fmt!r}, found {found!r}")

@@ -64,28 +64,41 @@ class AttributeProbe(nn.Module):
         """(N, 3, R, R) in [0, 1] -> (N, feature_dim): what the heads read, and what FD compares."""
         return self.neck(self.body(self._check(images)))
 
-    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        feats = self.features(images)  # (N, feature_dim)
+    def heads_out(self, feats: torch.Tensor) -> dict[str, torch.Tensor]:
+        """(N, feature_dim) features -> per attribute (N, K) logits or (N,) values."""
         out = {name: head(feats) for name, head in self.heads.items()}  # (N, K) logits or (N, 1)
         return {name: (v.squeeze(1) if faces.ATTRIBUTE_BY_NAME[name].kind == "continuous" else v)
                 for name, v in out.items()}
 
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.heads_out(self.features(images))
+
     @torch.no_grad()
-    def predict(self, images: torch.Tensor, batch: int = 256) -> list[dict]:
-        """N attribute dicts in the schema of ``faces.sample_attributes`` (category names, numbers)."""
+    def embed(self, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
+        """Features of many images, in batches on the probe's device, in eval mode -> (N, feature_dim) on the CPU."""
         was_training = self.training
         self.eval()
-        columns: dict[str, list] = {a.name: [] for a in faces.ATTRIBUTES}
-        for start in range(0, len(images), batch):
-            out = self(images[start:start + batch].to(next(self.parameters()).device))
-            for a in faces.ATTRIBUTES:
-                if a.kind == "categorical":
-                    columns[a.name] += [a.values_or_range[i] for i in out[a.name].argmax(1).tolist()]
-                else:
-                    low, high = a.values_or_range
-                    columns[a.name] += out[a.name].clamp(low, high).tolist()
+        device = next(self.parameters()).device
+        feats = [self.features(images[i:i + batch].to(device)).cpu() for i in range(0, len(images), batch)]
         self.train(was_training)
-        return [{name: column[j] for name, column in columns.items()} for j in range(len(images))]
+        return torch.cat(feats) if feats else torch.empty(0, self.heads[faces.ATTRIBUTES[0].name].in_features)
+
+    @torch.no_grad()
+    def read(self, feats: torch.Tensor) -> list[dict]:
+        """Attribute dicts from ``embed`` features: lets FD and attribute readings share one pass."""
+        out = self.heads_out(feats.to(next(self.parameters()).device))
+        columns: dict[str, list] = {}
+        for a in faces.ATTRIBUTES:
+            if a.kind == "categorical":
+                columns[a.name] = [a.values_or_range[i] for i in out[a.name].argmax(1).tolist()]
+            else:
+                low, high = a.values_or_range
+                columns[a.name] = out[a.name].clamp(low, high).tolist()
+        return [{name: column[j] for name, column in columns.items()} for j in range(len(feats))]
+
+    def predict(self, images: torch.Tensor, batch: int = 256) -> list[dict]:
+        """N attribute dicts in the schema of ``faces.sample_attributes`` (category names, numbers)."""
+        return self.read(self.embed(images, batch))
 
 
 def degrade(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -89,10 +89,7 @@ class PulseConfig:
 # LR 0.4, linear1cycledrop, 100*L2 + 0.05*GEOCROSS, eps 2e-3, 18 latents (not tiled), the first 5 noise
 # maps trainable, the last (1024 px) zeroed, each sphere radius = the start's norm. With StyleGAN2 the 5
 # trainable maps are at 4, 8, 8, 16, 16 px (StyleGAN v1 had two 4 px maps), 17 maps in all.
-_OFFICIAL = dict(steps=100, learning_rate=0.4, lr_schedule="linear1cycledrop", optimizer="adam",
-                 loss="100*L2+0.05*GEOCROSS", eps=2e-3, num_seeds=1, tile_latent=False, noise_type="trainable",
-                 num_trainable_noise_layers=5, zero_noise_layers=(-1,), sphere_radius="initial",
-                 gaussian_fit_samples=1_000_000)
+_OFFICIAL = dict(num_seeds=1, sphere_radius="initial")  # every other PulseConfig default is already the official run's
 PRESETS: dict[str, dict] = {
     "x64": {"input_side": 16, "resolution": 1024, "config": _OFFICIAL},  # the paper's NIQE setting
     "x32": {"input_side": 32, "resolution": 1024, "config": _OFFICIAL},  # the official align_face.py default
@@ -174,6 +171,11 @@ class PulseResult:
     @property
     def num_accepted(self) -> int:
         return int(self.accepted.sum())
+
+    @property
+    def accepted_images(self) -> torch.Tensor:
+        """The accepted seeds' images, (A, 3, R, R) in [0, 1] on the CPU (what recovery measures are taken on)."""
+        return self.images[self.accepted.cpu()].detach().clamp(0, 1).cpu()
 
     def summary(self) -> str:
         """A small table, one line per seed."""

@@ -47,12 +47,6 @@ def generate(generator: Generator, n: int, seed: int, batch: int = 128, truncati
     return torch.cat(chunks).add(1).div(2).clamp(0, 1).cpu()
 
 
-@torch.no_grad()
-def features(probe: AttributeProbe, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
-    """(N, 3, 64, 64) in [0, 1] -> (N, feature_dim) probe features, in batches."""
-    return torch.cat([probe.features(images[i:i + batch]) for i in range(0, len(images), batch)])
-
-
 def renders(n: int, seed: int = REFERENCE_SEED, **overrides) -> tuple[list[dict], torch.Tensor]:
     """n fresh renders of the face world: (attribute dicts, (n, 3, 64, 64) in [0, 1])."""
     images, attribute_dicts = faces.dataset(n, seed, **overrides)
@@ -84,8 +78,8 @@ def evaluate_generator(generator: Generator, probe: AttributeProbe, skin_tone="b
     _, real = renders(n, skin_tone=skin_tone)
     _, more_real = renders(n, REFERENCE_SEED + n, skin_tone=skin_tone)  # a perfect generator's score, for scale
     fake = generate(generator, n, seed)
-    real_features = features(probe, real)
-    real_attrs, fake_attrs = probe.predict(real), probe.predict(fake)
-    return {"n": n, "frechet_distance": frechet_distance(real_features, features(probe, fake)),
-            "frechet_renders": frechet_distance(real_features, features(probe, more_real)),
+    real_features, fake_features = probe.embed(real), probe.embed(fake)  # one probe pass each, read twice
+    real_attrs, fake_attrs = probe.read(real_features), probe.read(fake_features)
+    return {"n": n, "frechet_distance": frechet_distance(real_features, fake_features),
+            "frechet_renders": frechet_distance(real_features, probe.embed(more_real)),
             "renders": distribution(real_attrs), "generated": distribution(fake_attrs)}

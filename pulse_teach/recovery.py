@@ -60,7 +60,7 @@ def attribute_agreement(predicted: list[dict], truth_attributes: dict) -> dict[s
 def recovery_report(result: PulseResult, truth: torch.Tensor, truth_attributes: dict | None = None,
                     probe: AttributeProbe | None = None) -> dict:
     """Acceptance, diversity of the accepted solutions, and (with a probe) attribute agreement with the truth."""
-    accepted = result.images[result.accepted.cpu()].detach().clamp(0, 1).cpu()  # (A, 3, R, R)
+    accepted = result.accepted_images  # (A, 3, R, R)
     report = {"accepted": int(result.accepted.sum()), "seeds": len(result.seeds),
               "diversity": diversity(accepted, truth.cpu())}
     if probe is not None and truth_attributes is not None and len(accepted):
@@ -138,7 +138,7 @@ def bias_experiment(models: dict[str, torch.nn.Module], samples: list, seeds: Se
             if not same:
                 result = upsample(generator, sample.low_res[side], config, seeds=seeds)
                 results[model_name, sample.name] = result
-            accepted = result.images[result.accepted.cpu()].detach().clamp(0, 1).cpu()  # (A, 3, R, R)
+            accepted = result.accepted_images  # (A, 3, R, R)
             predicted = probe.predict(accepted) if len(accepted) else []
             per_sample[sample.name] = {"accepted": len(accepted), "seeds": len(seeds),
                                        "truth_skin_tone": float(sample.attributes["skin_tone"]),

@@ -152,10 +152,16 @@ class Trainer:
         self.rng = torch.Generator().manual_seed(cfg.seed)  # latents and mixing; on the CPU for every device
         self.sample_z = torch.randn(64, self.G.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 10 ** 6))
         self.step, self.nimg, self.elapsed = 0, 0, 0.0
+        self.init_from = None  # fine-tunes: where the parent run stood when this one began (for the export)
         if checkpoint is not None:
             self._load_state(checkpoint)
+            self.init_from = checkpoint.get("init_from")
         elif cfg.init_from:
-            self._load_state(self._parent_checkpoint(cfg))
+            parent = self._parent_checkpoint(cfg)
+            self._load_state(parent)
+            self.init_from = {"run": str(cfg.init_from), "skin_tone": parent["config"]["skin_tone"],
+                              "steps": parent["step"], "kimg": round(parent["nimg"] / 1000, 3),
+                              "wall_time_s": round(parent["elapsed"], 1)}
 
     # ------------------------------------------------------------ one step
     def _latents(self, n: int) -> torch.Tensor:
@@ -192,7 +198,8 @@ class Trainer:
         do_r1 = self.step % cfg.r1_interval == 0
         D.requires_grad_(True)
         reals = reals.detach().requires_grad_(do_r1)
-        real_logits, fake_logits = D(self.blur(reals)), D(self.blur(fakes.detach()))  # (N,), (N,)
+        blurred_fakes = self.blur(fakes)  # (N, 3, R, R), graph to G; D's step sees it detached
+        real_logits, fake_logits = D(self.blur(reals)), D(blurred_fakes.detach())  # (N,), (N,)
         loss_d = F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()  # -log(1 - D(f)) - log D(r)
         losses = {"D": loss_d.item(), "D_real": real_logits.mean().item(), "D_fake": fake_logits.mean().item()}
         if do_r1:  # R1 = E|grad_x D(x)|^2 on reals; folded into this step's loss rather than a separate one
@@ -204,7 +211,7 @@ class Trainer:
         loss_d.backward()
         self.opt_d.step()
         D.requires_grad_(False)  # G's step needs gradients w.r.t. the fakes only
-        loss_g = F.softplus(-D(self.blur(fakes))).mean()  # non-saturating: -log D(G(z))
+        loss_g = F.softplus(-D(blurred_fakes)).mean()  # non-saturating: -log D(G(z))
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
@@ -312,7 +319,8 @@ class Trainer:
                  "nimg": self.nimg, "elapsed": self.elapsed, "G": self.G.state_dict(), "D": self.D.state_dict(),
                  "G_ema": self.G_ema.state_dict(), "opt_g": self.opt_g.state_dict(),
                  "opt_d": self.opt_d.state_dict(), "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state(),
-                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                 "init_from": self.init_from}
         path = self.run_dir / "checkpoint.pt"
         with atomic_path(path) as tmp:
             torch.save(state, tmp)
@@ -383,9 +391,6 @@ class Trainer:
                 "hardware": (torch.cuda.get_device_name(self.device) if self.device.type == "cuda"
                              else f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"),
                 "torch": torch.__version__, "train_config": dataclasses.asdict(cfg)}
-        if cfg.init_from:  # where the fine-tune began: the rest of steps, kimg and wall time is its own
-            parent = self._parent_checkpoint(cfg)
-            meta["init_from"] = {"run": str(cfg.init_from), "skin_tone": parent["config"]["skin_tone"],
-                                 "steps": parent["step"], "kimg": round(parent["nimg"] / 1000, 3),
-                                 "wall_time_s": round(parent["elapsed"], 1)}
+        if self.init_from:  # where the fine-tune began: the rest of steps, kimg and wall time is its own
+            meta["init_from"] = self.init_from
         return save_generator(path, self.G_ema, meta)

@@ -12,9 +12,9 @@ import sys
 
 from ..models import format_models, list_models
 from . import training, upsample
-from .options import UsageError, pick_device
+from .options import UsageError
 
-__all__ = ["UsageError", "build_parser", "main", "pick_device"]
+__all__ = ["UsageError", "build_parser", "main"]
 
 EXAMPLES = """examples:
   python -m pulse_teach demo                      # 8 seeds, 100 steps, writes ./pulse_demo/

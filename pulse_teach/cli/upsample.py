@@ -16,7 +16,8 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from ..inputs import MAX_PIXELS, InputError, PreparedInput, parse_background, parse_crop, prepare_input
+from ..inputs import (MAX_PIXELS, InputError, PreparedInput, parse_background, parse_crop, prepare_input,
+                      valid_factors)
 from ..probe import load_probe
 from ..pulse import PulseConfig, PulseResult, PulseStep, upsample
 from ..recovery import recovery_report
@@ -70,7 +71,6 @@ def _say_stopping() -> None:
 
 def run_upsample(args: argparse.Namespace) -> int:
     """PULSE on each picture named on the command line."""
-    crop = background = None
     try:
         crop = parse_crop(args.crop) if args.crop else None
         background = parse_background(args.background)
@@ -117,10 +117,11 @@ def run_jobs(jobs: list[Job], args: argparse.Namespace, out: Path, crop=None, ba
                          f"{resolution}x{resolution} images")
     factor = preset_factor(args, resolution)  # --preset x64 / x32 on a 1024 px model: the preset's input side
     for job in jobs:
-        job.factor = job.factor or factor
-        if job.factor is not None and (resolution % job.factor or resolution // job.factor < 2):
+        if job.factor is None:
+            job.factor = factor
+        if job.factor is not None and job.factor not in valid_factors(resolution):
             raise UsageError(f"--factor {job.factor} does not divide the model's {resolution}x{resolution} "
-                             "into sides of 2 px or more")
+                             f"into a smaller input of 2 px or more; use one of {valid_factors(resolution)}")
     print(f"PULSE on {device}: {args.model} ({resolution}x{resolution}), {config.num_seeds} seeds, "
           f"{config.steps} steps, eps {config.eps:g}, {len(jobs)} input{'s' * (len(jobs) != 1)}"
           + (f", preset {args.preset}" if args.preset else ""), file=sys.stderr)

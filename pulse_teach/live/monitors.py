@@ -165,13 +165,14 @@ class TrainMonitor:
     """A ``Trainer.run`` callback: loss curves and the latest sample grid on a LivePanel."""
 
     def __init__(self, panel: LivePanel):
-        self.panel, self.events, self.grid_path, self.last = panel, [], None, None
+        self.panel, self.events, self.grid_path, self.grid, self.last = panel, [], None, None, None
 
     def __call__(self, event) -> None:
         if event.kind == "step":
             self.events.append((event.step, dict(event.losses)))
         elif event.kind == "sample" and event.path is not None:
-            self.grid_path = event.path
+            with PILImage.open(event.path) as grid:  # decoded once per grid, not once per redraw
+                self.grid_path, self.grid = event.path, np.asarray(grid.convert("RGB"))
         self.last = event
         if stop_requested():
             raise KeyboardInterrupt("Stop button")  # the trainer catches it and saves a checkpoint
@@ -198,9 +199,8 @@ class TrainMonitor:
                 ax.legend(fontsize=7)
                 ax.set_xlabel("step", fontsize=8)
         ax_grid.axis("off")
-        if self.grid_path is not None:
-            with PILImage.open(self.grid_path) as grid:
-                ax_grid.imshow(np.asarray(grid.convert("RGB")))
+        if self.grid is not None:
+            ax_grid.imshow(self.grid)
             ax_grid.set_title(f"G_ema samples ({self.grid_path.stem})", fontsize=8)
         return fig
 
