@@ -93,3 +93,50 @@ class Discriminator(nn.Module):
             x = block(x)  # halves the side each time, down to (N, C_4, 4, 4)
         x = self.conv(minibatch_stddev(x, self.mbstd_group))  # (N, C_4, 4, 4)
         return self.out(self.fc(x.flatten(1))).squeeze(1)  # (N,)
+
+
+class ProbeFeatureHead(nn.Module):
+    """(N, feature_dim) frozen probe features -> (N,) logits: a second judge in a feature space made for faces."""
+
+    def __init__(self, feature_dim: int = 256, hidden: int = 256):
+        super().__init__()
+        self.fc = FullyConnectedLayer(feature_dim, hidden, activation="lrelu")
+        self.out = FullyConnectedLayer(hidden, 1)
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        return self.out(self.fc(feats)).squeeze(1)  # (N,)
+
+
+AUGMENTS = ("translation", "cutout")
+
+
+def augment(images: torch.Tensor, policy: str, generator: torch.Generator) -> torch.Tensor:
+    """DiffAugment (Zhao et al. 2020): random shifts and cutouts that gradients pass through.
+
+    images: (N, C, R, R). policy: "" or a comma list of AUGMENTS. Draws on the CPU ``generator`` so runs
+    repeat on any device. Applied alike to reals and fakes, D cannot tell them apart by the changes.
+    """
+    names = [p for p in policy.replace(" ", "").split(",") if p]
+    unknown = set(names) - set(AUGMENTS)
+    if unknown:
+        raise ValueError(f"unknown augment {sorted(unknown)}; choose from {AUGMENTS}")
+    n, _, r, _ = images.shape
+    device = images.device
+    if "translation" in names:  # shift by up to r/8 px, zeros (grey in [-1, 1]) coming in
+        shift = r // 8
+        dx, dy = (torch.randint(-shift, shift + 1, (2, n, 1, 1), generator=generator)).to(device)
+        index = torch.arange(r, device=device)
+        rows = (index.view(1, r, 1) - dy).clamp(-1, r)  # (N, R, 1); -1 and r fall outside
+        cols = (index.view(1, 1, r) - dx).clamp(-1, r)  # (N, 1, R)
+        padded = F.pad(images, (1, 1, 1, 1))  # (N, C, R+2, R+2)
+        flat = (rows + 1) * (r + 2) + (cols + 1)  # (N, R, R) indices into the padded picture
+        images = padded.flatten(2).gather(2, flat.flatten(1).unsqueeze(1).expand(-1, images.shape[1], -1))
+        images = images.view(n, -1, r, r)
+    if "cutout" in names:  # a blank square of half the side, anywhere
+        half = r // 2
+        centre = torch.randint(0, r + 1 - half % 2, (2, n, 1, 1), generator=generator).to(device)
+        index = torch.arange(r, device=device)
+        inside = ((index.view(1, r, 1) - centre[0]).abs() < half // 2) & \
+                 ((index.view(1, 1, r) - centre[1]).abs() < half // 2)  # (N, R, R)
+        images = images * (~inside).unsqueeze(1).to(images.dtype)
+    return images

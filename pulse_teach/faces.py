@@ -13,9 +13,12 @@ correlated world builds it from several `dataset` calls with overrides.
 from __future__ import annotations
 
 import math
+import signal
 import zlib
+from collections import deque
 from dataclasses import dataclass
 from multiprocessing import Pool
+from typing import Iterator
 
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw
@@ -438,3 +441,23 @@ def dataset(n: int, seed: int, size: int = 64, processes: int = 1,
     else:
         images = [render(face, size) for face in faces]
     return np.stack(images) if images else np.zeros((0, size, size, 3), np.uint8), faces
+
+
+def stream(batch: int, first_seed: int, size: int = 64, workers: int = 0, **overrides) -> Iterator[np.ndarray]:
+    """Endless (batch, size, size, 3) uint8 faces: batch k is ``dataset(batch, first_seed + k, size, **overrides)``.
+
+    With ``workers`` > 0 that many processes render ahead (two batches each in flight, delivered in
+    order); they ignore Ctrl-C and stop when the caller closes the generator. The attributes of batch k
+    are ``sample_attributes(batch, first_seed + k, **overrides)``.
+    """
+    if workers == 0:
+        for seed in range(first_seed, 2 ** 63):
+            yield dataset(batch, seed, size, **overrides)[0]
+        return
+    with Pool(workers, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
+        pending = deque(pool.apply_async(dataset, (batch, first_seed + k, size), overrides)
+                        for k in range(2 * workers))
+        for seed in range(first_seed + len(pending), 2 ** 63):
+            images = pending.popleft().get()[0]
+            pending.append(pool.apply_async(dataset, (batch, seed, size), overrides))
+            yield images

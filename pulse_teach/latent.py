@@ -51,6 +51,29 @@ def mapping_fingerprint(generator: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
+def _cache_key(generator: torch.nn.Module, num_samples: int, seed: int) -> str:
+    return f"{mapping_fingerprint(generator)[:20]}-n{num_samples}-s{seed}"
+
+
+def fit_to_dict(fit: GaussianFit, seed: int = 0) -> dict:
+    """A fit as plain JSON-like data, to ship inside a model file (see ``adopt_fit``)."""
+    return {"mean": fit.mean.tolist(), "std": fit.std.tolist(), "num_samples": fit.num_samples, "seed": seed}
+
+
+def adopt_fit(generator: torch.nn.Module, data: dict) -> GaussianFit:
+    """Take a fit shipped with ``generator`` (``fit_to_dict`` data) as its cached fit: no fitting at first use.
+
+    Raises ValueError if the vectors do not have the generator's w_dim.
+    """
+    mean, std = torch.tensor(data["mean"], dtype=torch.float32), torch.tensor(data["std"], dtype=torch.float32)
+    if mean.shape != (generator.w_dim,) or std.shape != (generator.w_dim,):
+        raise ValueError(f"the shipped Gaussian fit has {tuple(mean.shape)} values, the generator's w_dim is "
+                         f"{generator.w_dim}")
+    fit = GaussianFit(mean, std, int(data["num_samples"]))
+    _memory_cache[_cache_key(generator, fit.num_samples, int(data.get("seed", 0)))] = fit
+    return fit
+
+
 @torch.no_grad()
 def fit_gaussian(
     generator: torch.nn.Module,
@@ -69,7 +92,7 @@ def fit_gaussian(
     """
     if num_samples < 2:
         raise ValueError(f"num_samples must be at least 2, got {num_samples}")
-    key = f"{mapping_fingerprint(generator)[:20]}-n{num_samples}-s{seed}"
+    key = _cache_key(generator, num_samples, seed)
     path = cache_dir() / "gaussian_fit" / f"{key}.pt"
     if cache and key in _memory_cache:
         return _memory_cache[key]

@@ -25,6 +25,7 @@ import torch
 
 from .checkpoints import read_generator_file
 from .downloads import NVIDIA_LICENCE_NOTE, fetch
+from .latent import adopt_fit, fit_gaussian, fit_to_dict
 from .nvidia_pickle import generator_from_network_pickle
 from .storage import atomic_path, cache_dir
 from .stylegan2 import Generator
@@ -132,10 +133,21 @@ def read_export(path: Path, fmt: str, payload: dict | None = None) -> tuple[dict
     return payload["config"], state, payload.get("meta", {})
 
 
-def save_generator(path: str | os.PathLike, generator: Generator, meta: dict | None = None) -> Path:
-    """Write the generator's config and float16 weights (about 2 bytes per parameter), atomically."""
+def save_generator(path: str | os.PathLike, generator: Generator, meta: dict | None = None,
+                   gaussian_fit_samples: int | None = None) -> Path:
+    """Write the generator's config and float16 weights (about 2 bytes per parameter), atomically.
+
+    With ``gaussian_fit_samples`` the Gaussianised-W fit of the weights as stored (float16) ships in the
+    file's meta, so PULSE's first step after ``load_generator`` does not wait for a fit.
+    """
     if not isinstance(generator, Generator):
         raise TypeError(f"expected a pulse_teach.stylegan2.Generator, got {type(generator).__name__}")
+    meta = dict(meta or {})
+    if gaussian_fit_samples:
+        stored = Generator(**generator.config)  # the weights as a loader will see them: rounded to float16
+        stored.load_state_dict({k: v.half().float() if v.is_floating_point() else v
+                                for k, v in generator.state_dict().items()})
+        meta["gaussian_fit"] = fit_to_dict(fit_gaussian(stored.cpu(), gaussian_fit_samples, cache=False))
     return write_export(path, FORMAT, generator, generator.config, meta)
 
 
@@ -171,4 +183,6 @@ def load_generator(name_or_path: str | os.PathLike, device: str | torch.device |
             raise ValueError(f"unknown model {name!r}: expected one of {list(KNOWN_MODELS)} or the path of a "
                              "generator file (.pkl from NVIDIA, rosinality .pt, or a save_generator export)")
         generator = read_generator_file(path)
+    if "gaussian_fit" in getattr(generator, "meta", {}):  # shipped with the weights: PULSE starts at once
+        adopt_fit(generator, generator.meta["gaussian_fit"])
     return generator.to(device or "cpu").eval().requires_grad_(False)

@@ -165,6 +165,8 @@ class ProbeConfig:
     batch: int = 64
     lr: float = 5e-4  # Adam, cosine-decayed to 0; 2e-3 left shirt and hair colour at chance after 1,000 steps
     seed: int = 0  # weights and augmentation; the faces of step k are faces.dataset(batch, seed * 10^6 + k)
+    workers: int = 0  # processes rendering faces ahead (0: in this process); the faces do not depend on it
+    device: str = "cpu"
 
 
 @dataclass
@@ -180,22 +182,29 @@ def train_probe(config: ProbeConfig, callback: Callable[[ProbeEvent], None] | No
     if config.seed * 10 ** 6 + config.steps > EVAL_SEED:
         raise ValueError(f"training faces would reach the evaluation faces (seed {EVAL_SEED}); lower seed or steps")
     torch.manual_seed(config.seed)
-    probe = AttributeProbe(config.width, config.feature_dim)
+    device = torch.device(config.device)
+    probe = AttributeProbe(config.width, config.feature_dim).to(device)
     optimizer = torch.optim.Adam(probe.parameters(), config.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.steps)
     rng = torch.Generator().manual_seed(config.seed)
     probe.train()
-    for step in range(config.steps):
-        images, attribute_dicts = faces.dataset(config.batch, config.seed * 10 ** 6 + step)
-        x = degrade(torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255, rng)  # (B, 3, 64, 64)
-        loss = probe_loss(probe(x), labels_to_tensors(attribute_dicts))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        if callback:
-            callback(ProbeEvent(step + 1, loss.item()))
-    return probe.eval()
+    first = config.seed * 10 ** 6
+    batches = faces.stream(config.batch, first, 64, config.workers)
+    try:
+        for step in range(config.steps):
+            images, attribute_dicts = next(batches), faces.sample_attributes(config.batch, first + step)
+            x = degrade(torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255, rng)  # (B, 3, 64, 64)
+            targets = {k: v.to(device) for k, v in labels_to_tensors(attribute_dicts).items()}
+            loss = probe_loss(probe(x.to(device)), targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            if callback:
+                callback(ProbeEvent(step + 1, loss.item()))
+    finally:
+        batches.close()  # stops the render workers, if any
+    return probe.cpu().eval()
 
 
 def save_probe(path: str | os.PathLike, probe: AttributeProbe, meta: dict | None = None) -> Path:

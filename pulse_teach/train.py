@@ -24,11 +24,8 @@ import json
 import math
 import os
 import platform
-import signal
 import time
-from collections import deque
 from dataclasses import dataclass, field
-from multiprocessing import Pool
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -37,9 +34,10 @@ import torch
 import torch.nn.functional as F
 
 from . import faces
-from .discriminator import Discriminator
+from .discriminator import Discriminator, ProbeFeatureHead, augment
 from .images import make_grid, save_image
 from .models import save_generator
+from .probe import load_probe
 from .runtime import stop_requests
 from .storage import atomic_path
 from .stylegan2 import SMALL_64, Generator
@@ -72,6 +70,12 @@ class TrainConfig:
     # same sharp swirl on every face by 20 kimg; blurred, D judges layout and colour first.
     blur_sigma: float = 2.0
     blur_fade_kimg: float = 200.0
+    # DiffAugment (Zhao et al. 2020): the same random, differentiable changes on reals and fakes before D.
+    # "" = none; a comma list of "translation" (shift by up to 1/8 of the side) and "cutout" (a blank square)
+    augment: str = ""
+    # D also judges the frozen attribute probe's features of its input (the projected-GAN idea, Sauer et
+    # al. 2021: a pretrained feature space tells D what matters): 0 = off, else that head's logit weight
+    probe_d: float = 0.0
     style_mixing: float = 0.9  # share of fakes made from two latents, switching at a random layer
     ema_kimg: float = 10.0  # half-life of the EMA of G's weights, in thousands of images
     ema_rampup: float = 0.05  # early on, half-life <= 5 % of the images seen so far
@@ -109,20 +113,8 @@ class TrainEvent:
 
 def face_batches(batch: int, size: int, first_seed: int, skin_tone, workers: int = 0) -> Iterator[torch.Tensor]:
     """Endless (batch, 3, size, size) uint8 faces; batch k is faces.dataset(batch, first_seed + k)."""
-    overrides = dict(skin_tone=skin_tone)
-    if workers == 0:
-        for seed in range(first_seed, 2 ** 63):
-            yield torch.from_numpy(faces.dataset(batch, seed, size, **overrides)[0]).permute(0, 3, 1, 2)
-        return
-    # Workers ignore Ctrl-C: the trainer stops them by closing this generator (a killed worker would hang us).
-    with Pool(workers, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
-        # keep 2 batches per worker in flight, in order
-        pending = deque(pool.apply_async(faces.dataset, (batch, first_seed + k, size), overrides)
-                        for k in range(2 * workers))
-        for seed in range(first_seed + len(pending), 2 ** 63):
-            images = pending.popleft().get()[0]
-            pending.append(pool.apply_async(faces.dataset, (batch, seed, size), overrides))
-            yield torch.from_numpy(images).permute(0, 3, 1, 2)
+    for images in faces.stream(batch, first_seed, size, workers, skin_tone=skin_tone):
+        yield torch.from_numpy(images).permute(0, 3, 1, 2)
 
 
 class Trainer:
@@ -146,9 +138,17 @@ class Trainer:
             if layer.resolution > cfg.noise_max_res:
                 layer.noise_strength.requires_grad_(False)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.probe_head = None
+        if cfg.probe_d:  # a frozen probe (eval mode: fixed batch-norm statistics) under a small trained head
+            self.probe = load_probe(device=self.device)
+            if self.probe.resolution != self.G.resolution:
+                raise ValueError(f"probe_d needs {self.probe.resolution}x{self.probe.resolution} images (the probe's "
+                                 f"size); this generator makes {self.G.resolution}x{self.G.resolution}")
+            self.probe_head = ProbeFeatureHead(self.probe.config["feature_dim"]).to(self.device)
+        d_params = list(self.D.parameters()) + (list(self.probe_head.parameters()) if self.probe_head else [])
         betas = tuple(map(float, cfg.betas))  # torch rejects integer betas such as (0, 0.99)
         self.opt_g = torch.optim.Adam([p for p in self.G.parameters() if p.requires_grad], cfg.lr_g, betas=betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), cfg.lr_d, betas=betas)
+        self.opt_d = torch.optim.Adam(d_params, cfg.lr_d, betas=betas)
         self.rng = torch.Generator().manual_seed(cfg.seed)  # latents and mixing; on the CPU for every device
         self.sample_z = torch.randn(64, self.G.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 10 ** 6))
         self.step, self.nimg, self.elapsed = 0, 0, 0.0
@@ -191,15 +191,26 @@ class Trainer:
         x = F.conv2d(x, taps.reshape(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)  # along W
         return F.conv2d(x, taps.reshape(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)  # along H
 
+    def critic(self, images: torch.Tensor) -> torch.Tensor:
+        """D's logits (N,) for images (N, 3, R, R) in [-1, 1]: augmented, plus the probe head when enabled."""
+        images = augment(images, self.config.augment, self.rng)
+        logits = self.D(images)  # (N,)
+        if self.probe_head is not None:
+            feats = self.probe.features(images.add(1).div(2))  # (N, feature_dim); frozen, but passes gradients
+            logits = logits + self.config.probe_d * self.probe_head(feats)
+        return logits
+
     def train_step(self, reals: torch.Tensor) -> dict[str, float]:
         """One D update (plus R1 every r1_interval steps) and one G update on the same fakes."""
         cfg, G, D = self.config, self.G, self.D
         fakes = G.synthesis(self._latents(len(reals)), noise_mode="random")  # (N, 3, R, R), graph to G
         do_r1 = self.step % cfg.r1_interval == 0
-        D.requires_grad_(True)
+        critic_params = list(D.parameters()) + (list(self.probe_head.parameters()) if self.probe_head else [])
+        for p in critic_params:
+            p.requires_grad_(True)
         reals = reals.detach().requires_grad_(do_r1)
         blurred_fakes = self.blur(fakes)  # (N, 3, R, R), graph to G; D's step sees it detached
-        real_logits, fake_logits = D(self.blur(reals)), D(blurred_fakes.detach())  # (N,), (N,)
+        real_logits, fake_logits = self.critic(self.blur(reals)), self.critic(blurred_fakes.detach())  # (N,), (N,)
         loss_d = F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()  # -log(1 - D(f)) - log D(r)
         losses = {"D": loss_d.item(), "D_real": real_logits.mean().item(), "D_fake": fake_logits.mean().item()}
         if do_r1:  # R1 = E|grad_x D(x)|^2 on reals; folded into this step's loss rather than a separate one
@@ -210,8 +221,9 @@ class Trainer:
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
-        D.requires_grad_(False)  # G's step needs gradients w.r.t. the fakes only
-        loss_g = F.softplus(-D(blurred_fakes)).mean()  # non-saturating: -log D(G(z))
+        for p in critic_params:  # G's step needs gradients w.r.t. the fakes only
+            p.requires_grad_(False)
+        loss_g = F.softplus(-self.critic(blurred_fakes)).mean()  # non-saturating: -log D(G(z))
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
@@ -320,7 +332,8 @@ class Trainer:
                  "G_ema": self.G_ema.state_dict(), "opt_g": self.opt_g.state_dict(),
                  "opt_d": self.opt_d.state_dict(), "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state(),
                  "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                 "init_from": self.init_from}
+                 "init_from": self.init_from,
+                 "probe_head": self.probe_head.state_dict() if self.probe_head is not None else None}
         path = self.run_dir / "checkpoint.pt"
         with atomic_path(path) as tmp:
             torch.save(state, tmp)
@@ -372,8 +385,11 @@ class Trainer:
         return parent
 
     def _load_state(self, checkpoint: dict) -> None:
+        if self.probe_head is not None and checkpoint.get("probe_head"):  # load before opt_d: it holds its state
+            self.probe_head.load_state_dict(checkpoint["probe_head"])
         for name in ("G", "D", "G_ema", "opt_g", "opt_d"):
-            getattr(self, name).load_state_dict(checkpoint[name])
+            if checkpoint[name] is not None:  # a checkpoint shipped without optimiser moments: Adam starts afresh
+                getattr(self, name).load_state_dict(checkpoint[name])
         for opt, lr in ((self.opt_g, self.config.lr_g), (self.opt_d, self.config.lr_d)):
             for group in opt.param_groups:  # the optimiser state carries the parent's rate; a fine-tune may set its own
                 group["lr"] = lr
@@ -383,8 +399,8 @@ class Trainer:
         if checkpoint["cuda_rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(checkpoint["cuda_rng"])
 
-    def export(self, path: str | os.PathLike) -> Path:
-        """Write G_ema alone in float16, with where it came from, via ``models.save_generator``."""
+    def export(self, path: str | os.PathLike, gaussian_fit_samples: int | None = None) -> Path:
+        """Write G_ema alone in float16, with where it came from (and its Gaussian fit), via ``models.save_generator``."""
         cfg = self.config
         meta = {"skin_tone": cfg.skin_tone, "steps": self.step, "kimg": round(self.nimg / 1000, 3),
                 "wall_time_s": round(self.elapsed, 1), "device": str(self.device),
@@ -393,4 +409,4 @@ class Trainer:
                 "torch": torch.__version__, "train_config": dataclasses.asdict(cfg)}
         if self.init_from:  # where the fine-tune began: the rest of steps, kimg and wall time is its own
             meta["init_from"] = self.init_from
-        return save_generator(path, self.G_ema, meta)
+        return save_generator(path, self.G_ema, meta, gaussian_fit_samples)

@@ -162,3 +162,20 @@ def test_skewed_model_keeps_its_skew():
         predicted = probe.predict(generate(load_generator(name), 400, seed=1))
         dark[name] = sum(faces.skin_group(p["skin_tone"]) == "dark" for p in predicted) / len(predicted)
     assert dark["faces64-skewed"] < 0.25 and dark["faces64"] > dark["faces64-skewed"] + 0.2, dark
+
+
+def test_shipped_gaussian_fit_is_the_fit_of_the_stored_weights(tmp_path):
+    """save_generator(..., gaussian_fit_samples) ships the fit: loading it makes fit_gaussian instant and equal."""
+    from pulse_teach import latent
+    from pulse_teach.models import save_generator
+    from pulse_teach.stylegan2 import Generator
+
+    torch.manual_seed(0)
+    generator = Generator(resolution=16, z_dim=32, w_dim=32, channel_base=256, channel_max=32, num_mapping_layers=2)
+    path = save_generator(tmp_path / "g.pt", generator, {"skin_tone": "balanced"}, gaussian_fit_samples=5000)
+    latent._memory_cache.clear()
+    loaded = load_generator(path)
+    shipped = latent.fit_gaussian(loaded, 5000, cache=True)  # found in memory: no fitting
+    fresh = latent.fit_gaussian(loaded, 5000, cache=False)  # what a fit of the loaded weights gives
+    assert torch.equal(shipped.mean, fresh.mean) and torch.equal(shipped.std, fresh.std)
+    assert shipped is latent._memory_cache[next(iter(latent._memory_cache))]

@@ -175,3 +175,48 @@ def test_cli_trains_exports_and_resumes(tmp_path, capsys):
     assert main(["train", "--out", str(out), "--kimg", "0.064", "--export", str(tmp_path / "g.pt")]) == 0
     assert load_generator(tmp_path / "g.pt").meta["steps"] == 2  # resumed with the run's skin tones
     assert load_generator(tmp_path / "g.pt").meta["skin_tone"] == {"light": 0.9, "dark": 0.1}
+
+
+def test_augment_shifts_and_cuts_alike_and_passes_gradients():
+    from pulse_teach.discriminator import augment
+    images = torch.rand(6, 3, 16, 16, requires_grad=True)
+    assert torch.equal(augment(images, "", torch.Generator().manual_seed(0)), images)
+    shifted = augment(images, "translation", torch.Generator().manual_seed(1))
+    assert shifted.shape == images.shape and not torch.equal(shifted, images)
+    # every output pixel is an input pixel of the same sample and channel, or the zero border
+    for i in range(6):
+        values = set(images[i].detach().flatten().tolist()) | {0.0}
+        assert set(shifted[i].detach().flatten().tolist()) <= values
+    cut = augment(images, "cutout", torch.Generator().manual_seed(2))
+    assert ((cut == 0).all(dim=1).sum(dim=(1, 2)) >= 9).all()  # a blank square (>= 3x3) in every sample
+    (shifted.sum() + cut.sum()).backward()
+    assert images.grad is not None and images.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="unknown augment"):
+        augment(images, "rotate", torch.Generator())
+
+
+def test_augment_and_probe_head_train_and_resume(tmp_path):
+    config = tiny_config(augment="translation,cutout", max_steps=2,
+                         generator=dict(resolution=64, z_dim=32, w_dim=32, channel_base=256, channel_max=32,
+                                        num_mapping_layers=2), probe_d=1.0)
+    trainer = Trainer(config, tmp_path)
+    head = {k: v.clone() for k, v in trainer.probe_head.state_dict().items()}
+    assert trainer.run() == "max_steps"
+    assert any(not torch.equal(head[k], v) for k, v in trainer.probe_head.state_dict().items())  # D's head learns
+    resumed = Trainer(dataclasses.replace(config, max_steps=3), tmp_path)
+    for k, v in trainer.probe_head.state_dict().items():
+        assert torch.equal(resumed.probe_head.state_dict()[k], v)
+    assert resumed.run() == "max_steps" and resumed.step == 3
+    with pytest.raises(ValueError, match="probe_d needs 64x64"):
+        Trainer(tiny_config(probe_d=1.0), tmp_path / "small")
+
+
+def test_checkpoint_without_optimiser_moments_resumes(tmp_path):
+    trainer = Trainer(tiny_config(max_steps=2), tmp_path)
+    trainer.run()
+    checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    checkpoint.update(opt_g=None, opt_d=None)  # as benchmarks/gpu_lease.sh ships them: weights only
+    torch.save(checkpoint, tmp_path / "checkpoint.pt")
+    resumed = Trainer(tiny_config(max_steps=3), tmp_path)
+    assert torch.equal(resumed.G.mapping.fc0.weight, trainer.G.mapping.fc0.weight) and resumed.step == 2
+    assert resumed.run() == "max_steps" and resumed.step == 3

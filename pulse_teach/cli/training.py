@@ -20,6 +20,8 @@ from ..models import load_generator
 from ..probe import EVAL_SEED, PROBE_PATH, ProbeConfig, ProbeEvent, load_probe, save_probe, train_probe
 from ..probe import eval_set as probe_eval_set
 from ..probe import evaluate as evaluate_probe
+from ..pulse import PulseConfig
+from ..runtime import resolve_device
 from ..quality import evaluate_generator, generate
 from ..storage import atomic_path
 from ..train import SKIN_TONES, TrainConfig, TrainEvent, Trainer
@@ -52,7 +54,10 @@ def run_train(args: argparse.Namespace) -> int:
         ("batch", args.batch), ("lr_g", args.lr_g), ("lr_d", args.lr_d), ("seed", args.seed),
         ("data_workers", args.workers), ("num_threads", args.threads),
         ("snapshots", args.snapshots or None), ("sample_minutes", args.sample_minutes),
+        ("augment", args.augment), ("probe_d", args.probe_d),
     ) if value is not None}
+    if args.mapping_lr is not None:
+        overrides["generator"] = dict((base or TrainConfig()).generator, mapping_lr_multiplier=args.mapping_lr)
     try:
         trainer = Trainer(dataclasses.replace(base or TrainConfig(), device=args.device, **overrides), out)
     except ValueError as error:  # e.g. other settings than the run being resumed
@@ -75,7 +80,7 @@ def run_train(args: argparse.Namespace) -> int:
             bar.set_postfix(G=f"{event.losses['G']:.2f}", D=f"{event.losses['D']:.2f}", R1=f"{last_r1[0]:.3f}",
                             kimg=f"{event.kimg:.1f}", min=f"{event.elapsed / 60:.1f}", refresh=False)
         reason = trainer.run(progress)
-    exported = trainer.export(args.export or out / "generator.pt")
+    exported = trainer.export(args.export or out / "generator.pt", gaussian_fit_samples=PulseConfig.gaussian_fit_samples)
     print(f"stopped ({reason}) at step {trainer.step}, {trainer.nimg / 1000:.1f} kimg, "
           f"{trainer.elapsed / 60:.1f} min of training; exported the EMA generator to {exported}", file=sys.stderr)
     return 130 if reason == "interrupted" else 0
@@ -85,7 +90,7 @@ def run_train_probe(args: argparse.Namespace) -> int:
     """Train the attribute probe on fresh renders, grade it on the held-out set, save it."""
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = ProbeConfig(steps=args.steps, seed=args.seed)
+    config = ProbeConfig(steps=args.steps, seed=args.seed, workers=args.workers, device=str(resolve_device(args.device)))
     with tqdm(total=config.steps, desc="probe", unit="step", file=sys.stderr, mininterval=args.log_seconds) as bar:
         def progress(event: ProbeEvent) -> None:
             bar.update(1)
@@ -148,6 +153,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     train.add_argument("--sample-minutes", type=float,
                        help=f"minutes between sample grids (default: {TrainConfig.sample_minutes:g})")
+    train.add_argument("--augment", help="DiffAugment policy for D: a comma list of translation, cutout "
+                       "(default: none)")
+    train.add_argument("--probe-d", type=float, help="weight of a D head on the frozen attribute probe's "
+                       "features (projected-GAN idea; default: 0, off)")
+    train.add_argument("--mapping-lr", type=float, help="learning-rate multiplier of G's mapping network "
+                       "(default: 0.01, StyleGAN's)")
     train.add_argument("--snapshots", action="store_true", help="also export the EMA generator with every sample "
                        "grid (OUT/samples/stepNNNNNN.pt), to pick the best one afterwards")
     train.add_argument("--log-seconds", type=float, default=30.0,
@@ -159,6 +170,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                        help="batches of fresh renders (default: %(default)s)")
     probe.add_argument("--seed", type=int, default=0, help="seed of weights and faces (default: %(default)s)")
     probe.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    probe.add_argument("--workers", type=int, default=0, help="face-rendering processes (default: %(default)s)")
+    probe.add_argument("--device", default="cpu", help="auto, cpu or cuda (default: %(default)s)")
     probe.add_argument("--log-seconds", type=float, default=30.0, help="seconds between progress updates")
     probe.set_defaults(func=run_train_probe)
     evaluate = commands.add_parser("evaluate", help="quality figures of a generator, read by the attribute probe")
