@@ -362,6 +362,8 @@ class _Search:
                     synthesised = g.synthesis(ws, noise=noise)
                 if cfg.mixed_precision:
                     synthesised = synthesised.float()  # the losses stay in float32
+                if synthesised.shape[1] == 1:  # a greyscale generator: its faces in grey RGB
+                    synthesised = synthesised.expand(-1, 3, -1, -1)
                 images = (synthesised + 1) / 2  # (S, 3, R, R)
                 downscaled = bicubic_downsample(images, self.factor)  # (S, 3, h, w)
                 l2 = (downscaled - self.target).pow(2).mean(dim=(1, 2, 3))  # (S,)
