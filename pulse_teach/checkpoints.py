@@ -193,7 +193,8 @@ def generator_from_state_dict(path: str | os.PathLike, found: tuple | None = Non
     else:
         tensors = dict(state)
     if latent_avg is not None:
-        tensors["mapping.w_avg"] = torch.as_tensor(latent_avg).reshape(-1, tensors["mapping.fc0.weight"].shape[0]).mean(0)
+        rows = torch.as_tensor(latent_avg).reshape(-1, tensors["mapping.fc0.weight"].shape[0])  # psp: one per w
+        tensors["mapping.w_avg"] = rows[0] if torch.equal(rows, rows[:1].expand_as(rows)) else rows.mean(0)
     try:
         config = config_from_tensors(tensors)
     except ValueError as error:

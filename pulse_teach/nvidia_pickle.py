@@ -292,7 +292,7 @@ def config_from_tensors(tensors: dict[str, torch.Tensor], mapping_lr_multiplier:
     """``Generator(**config)`` arguments read off a StyleGAN2 state dict in NVIDIA's names; ValueError if it is none."""
     if "mapping.embed.weight" in tensors:
         raise ValueError("a conditional generator (class labels: c_dim > 0, mapping.embed); not supported")
-    resolutions = sorted(int(m[1]) for k in tensors if (m := re.fullmatch(r"synthesis\.b(\d+)\.conv1\.weight", k)))
+    resolutions = sorted({int(m[1]) for k in tensors if (m := re.match(r"synthesis\.b(\d+)\.", k))})
     num_mapping = sum(1 for k in tensors if re.fullmatch(r"mapping\.fc\d+\.weight", k))
     if not resolutions or resolutions[0] != 4 or not num_mapping:
         raise ValueError("no StyleGAN2 synthesis blocks b4, b8, ... or mapping layers in it")
@@ -301,7 +301,12 @@ def config_from_tensors(tensors: dict[str, torch.Tensor], mapping_lr_multiplier:
         raise ValueError(f"its synthesis blocks are {resolutions}, not a StyleGAN2 chain 4, 8, ... {resolutions[-1]} "
                          "with an RGB output layer")
     resolution = resolutions[-1]
-    channels = {r: tensors[f"synthesis.b{r}.conv1.weight"].shape[0] for r in resolutions}
+    channels = {}
+    for r in resolutions:  # a block's width: its conv1's outputs, or its torgb's inputs
+        conv, torgb = tensors.get(f"synthesis.b{r}.conv1.weight"), tensors.get(f"synthesis.b{r}.torgb.weight")
+        if conv is None and torgb is None:
+            raise ValueError(f"its block b{r} has neither conv1 nor torgb weights")
+        channels[r] = int(conv.shape[0] if conv is not None else torgb.shape[1])
     channel_max = max(channels.values())
     below = [r for r in resolutions if channels[r] < channel_max]
     channel_base = channels[below[0]] * below[0] if below else channel_max * resolution
@@ -353,7 +358,7 @@ def build_generator(config: dict, tensors: dict[str, torch.Tensor], source: str,
     lacking = [k for k in expected if k not in tensors]
     extra = [k for k in tensors if k not in expected]
     if lacking or extra:
-        what = (f"{len(lacking)} weights of a StyleGAN2 generator are missing (e.g. {', '.join(lacking[:3])})"
+        what = (f"{len(lacking)} of a StyleGAN2 generator's weights are missing (e.g. {', '.join(lacking[:3])})"
                 if lacking else f"it has {len(extra)} tensors a StyleGAN2 generator does not (e.g. {', '.join(extra[:3])})")
         raise ValueError(f"{source}: {what}; the file is incomplete or another architecture "
                          f"({config['resolution']}x{config['resolution']} px, {config['img_channels']} channels read "
