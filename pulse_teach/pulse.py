@@ -234,6 +234,9 @@ def upsample(
     config = config or PulseConfig()
     if device is not None:
         generator.to(resolve_device(device))
+    channels = getattr(generator, "img_channels", 3)
+    if channels not in (1, 3):
+        raise ValueError(f"the generator makes {channels}-channel images; PULSE works with colour (3) or greyscale (1)")
     device = next(generator.parameters()).device
     notices = []
     if isinstance(low_res, Image.Image):  # one normalisation for every way a picture enters: prepare_input's

@@ -442,4 +442,8 @@ def test_missed_eps_says_which_knobs_help_in_the_cli_and_the_library(tmp_path, c
     result = upsample(G, torch.rand(3, 8, 8), PulseConfig(steps=2, num_seeds=1, eps=0, gaussian_fit_samples=2000))
     advice = missed_eps_advice(result)
     assert "steps=4" in advice and "restarts=2" in advice and advice in result.summary()
+    from pulse_teach.live import LivePanel, PulseMonitor  # the notebooks' live panel says it too
+    status = PulseMonitor(LivePanel(use_widgets=True), result.config).status(result)
+    assert status.startswith("done: 2 steps, 0/1 seeds accepted") and "no seed reached eps 0" in status
+    assert "restarts=2" in status
     assert missed_eps_advice(dataclasses.replace(result, accepted=torch.ones(1, dtype=torch.bool))) is None
