@@ -249,14 +249,22 @@ def read_network_pickle(path_or_file: str | os.PathLike | BinaryIO, key: str = "
                         ) -> tuple[dict[str, torch.Tensor], dict[str, dict], dict]:
     """(tensors, per-layer attributes, info) of network ``key`` in an NVIDIA pickle, without its code.
 
-    info holds the root's ``num_ws``, ``init_kwargs`` (a hint only: defaults live in module_src) and
-    the class names found, for error messages.
+    info holds the root's ``num_ws``, ``init_kwargs`` (a hint only: defaults live in module_src), the
+    class names found, for error messages, and ``notices``. A file holding one bare network, or a
+    snapshot without "G_ema" but with "G" (the training copy, said in a notice), is read too.
     """
     if isinstance(path_or_file, (str, os.PathLike)):
         with open(path_or_file, "rb") as file:
             data = restricted_load(file)
     else:
         data = restricted_load(path_or_file)
+    notices = []
+    if isinstance(data, PersistentStub):  # pickle.dump(G_ema) on its own
+        data = {key: data}
+    if isinstance(data, dict) and key not in data and key == "G_ema" and isinstance(data.get("G"), PersistentStub):
+        key = "G"
+        notices.append("no EMA generator (G_ema) in the file: using the training generator 'G', whose pictures "
+                       "are usually somewhat worse")
     if not isinstance(data, dict) or key not in data:
         raise ValueError(f"not an NVIDIA network pickle: expected a dict with {key!r}, found {describe(data)}")
     root = data[key]
@@ -265,7 +273,7 @@ def read_network_pickle(path_or_file: str | os.PathLike | BinaryIO, key: str = "
     tensors, attrs = walk_stub(root)
     classes = sorted({a["class_name"] for a in attrs.values()})
     info = {"num_ws": attrs[""].get("num_ws"), "init_kwargs": dict(root.state.get("_init_kwargs") or {}),
-            "classes": classes}
+            "classes": classes, "notices": notices}
     return tensors, attrs, info
 
 
@@ -397,6 +405,7 @@ def generator_from_network_pickle(path_or_file: str | os.PathLike | BinaryIO) ->
         raise ValueError(f"{source}: {error}") from None
     generator = build_generator(config, tensors, source, info["num_ws"])
     generator.meta.update(format="nvidia-network-pickle", nvidia_init_kwargs=_plain(info["init_kwargs"]))
+    generator.meta["notices"][:0] = info["notices"]
     return generator
 
 

@@ -447,3 +447,33 @@ def test_missed_eps_says_which_knobs_help_in_the_cli_and_the_library(tmp_path, c
     assert status.startswith("done: 2 steps, 0/1 seeds accepted") and "no seed reached eps 0" in status
     assert "restarts=2" in status
     assert missed_eps_advice(dataclasses.replace(result, accepted=torch.ones(1, dtype=torch.bool))) is None
+
+
+def test_case21_out_that_cannot_be_written_is_refused_before_any_search_and_summary_errors_do_not_stop(
+        tmp_path, capsys, monkeypatch):
+    (tmp_path / "file").write_text("a file, not a folder")
+    assert _run(SAMPLES_DIR / "face1_8.png", "--out", tmp_path / "file" / "out") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: --out {tmp_path / 'file' / 'out'}: cannot write there (") and "\n" not in err
+
+    def no_summary(path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli_upsample, "atomic_path", no_summary)
+    assert _run(SAMPLES_DIR / "face1_8.png", "--seeds", "1", "--out", tmp_path / "out") == 0
+    stdout, err = capsys.readouterr()
+    assert f"error: {tmp_path / 'out' / 'summary.json'} could not be written (No space left on device)" in err
+    assert "1/1 done" in stdout and (tmp_path / "out" / "face1_8" / "report.json").exists()
+
+
+def test_case08_nvidia_pickles_without_g_ema_or_with_one_bare_network_load(tmp_path):
+    G = random_generator(TINY)
+    with fake_nvidia_modules():
+        stub = stub_of(G, generator_init_kwargs(G))
+        files = {"only_G.pkl": pickle.dumps({"G": stub, "D": None}), "bare.pkl": pickle.dumps(stub)}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        loaded, notices = _load_quietly(tmp_path / name)
+        assert torch.equal(_outputs(loaded), _outputs(G))
+        assert notices == ([f"{name}: no EMA generator (G_ema) in the file: using the training generator 'G', whose "
+                            "pictures are usually somewhat worse"] if name == "only_G.pkl" else [])

@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -131,6 +132,11 @@ def run_jobs(jobs: list[Job], args: argparse.Namespace, out: Path, crop=None, ba
         if job.factor is not None and job.factor not in valid_factors(resolution):
             raise UsageError(f"--factor {job.factor} does not divide the model's {resolution}x{resolution} "
                              f"into a smaller input of 2 px or more; use one of {valid_factors(resolution)}")
+    try:  # before any search: where everything will be written must be a folder we can write in
+        out.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out).close()
+    except OSError as error:
+        raise UsageError(f"--out {out}: cannot write there ({error.strerror or error})") from None
     print(f"PULSE on {device}: {args.model} ({resolution}x{resolution}), {config.num_seeds} seeds, "
           f"{config.steps} steps, eps {config.eps:g}, {len(jobs)} input{'s' * (len(jobs) != 1)}"
           + (f", preset {args.preset}" if args.preset else ""), file=sys.stderr)
@@ -138,9 +144,12 @@ def run_jobs(jobs: list[Job], args: argparse.Namespace, out: Path, crop=None, ba
     state = {"interrupted": False}
 
     def save_summary() -> None:  # after every input, so even a killed batch leaves an up-to-date list
-        with atomic_path(out / "summary.json") as tmp:
-            tmp.write_text(json.dumps({"model": args.model, "device": str(device), "interrupted": state["interrupted"],
-                                       "settings": dataclasses.asdict(config), "inputs": rows}, indent=2) + "\n")
+        try:
+            with atomic_path(out / "summary.json") as tmp:
+                tmp.write_text(json.dumps({"model": args.model, "device": str(device), "interrupted": state["interrupted"],
+                                           "settings": dataclasses.asdict(config), "inputs": rows}, indent=2) + "\n")
+        except OSError as error:  # e.g. the disk filled up: the batch goes on, the printed summary still comes
+            print(f"error: {out / 'summary.json'} could not be written ({error.strerror or error})", file=sys.stderr)
 
     with stop_requests(_say_stopping) as stop:
         try:
