@@ -192,6 +192,9 @@ def generator_from_state_dict(path: str | os.PathLike, found: tuple | None = Non
         tensors = _from_rosinality(state, path)
     else:
         tensors = dict(state)
+        notices.append("a bare state dict does not record conv_clamp or the mapping's learning-rate multiplier: "
+                       "assumed none and 0.01, StyleGAN2's defaults (conv_clamp only matters where activations "
+                       "exceed it)")
     if latent_avg is not None:
         rows = torch.as_tensor(latent_avg).reshape(-1, tensors["mapping.fc0.weight"].shape[0])  # psp: one per w
         tensors["mapping.w_avg"] = rows[0] if torch.equal(rows, rows[:1].expand_as(rows)) else rows.mean(0)

@@ -123,6 +123,7 @@ def test_case08_bare_and_wrapped_generator_state_dicts_load(tmp_path):
         assert any("no average w" in n for n in notices) == (not has_w_avg)  # else computed, and said
         assert torch.equal(_outputs(loaded), _outputs(G)) == has_w_avg  # truncation uses w_avg
         assert any("training generator 'g'" in n for n in notices) == (name == "only_g.pt")
+        assert any("assumed none and 0.01" in n for n in notices) == (name == "ours.pt")  # what it had to assume
 
 
 def test_case08_files_that_hold_no_generator_are_described_in_plain_words(tmp_path):
