@@ -478,3 +478,19 @@ def test_case08_nvidia_pickles_without_g_ema_or_with_one_bare_network_load(tmp_p
         assert torch.equal(_outputs(loaded), _outputs(G))
         assert notices == ([f"{name}: no EMA generator (G_ema) in the file: using the training generator 'G', whose "
                             "pictures are usually somewhat worse"] if name == "only_G.pkl" else [])
+
+
+def test_case03_replaced_folder_swaps_whole_or_leaves_the_old_one(tmp_path):
+    from pulse_teach.storage import replaced_folder
+    target = tmp_path / "face"
+    target.mkdir()
+    (target / "missed_seed7.png").write_text("old")
+    with pytest.raises(RuntimeError):
+        with replaced_folder(target) as folder:
+            (folder / "report.json").write_text("new, half done")
+            raise RuntimeError("failed while writing")
+    assert [p.name for p in target.iterdir()] == ["missed_seed7.png"]  # untouched by the failed write
+    with replaced_folder(target) as folder:
+        (folder / "report.json").write_text("new")
+    assert [p.name for p in target.iterdir()] == ["report.json"]  # nothing of the old run stays
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["face"]  # nothing left aside
