@@ -1,12 +1,16 @@
 """Generator files from elsewhere: which format a file is in, and rosinality's ``.pt`` layout.
 
-Three formats build a ``pulse_teach.stylegan2.Generator``, none of them by running code from the file:
+Four formats build a ``pulse_teach.stylegan2.Generator``, none of them by running code from the file:
 
 - ``nvidia-pickle``: an NVIDIA network pickle (``.pkl``, stylegan2-ada-pytorch / stylegan3), read by
   ``nvidia_pickle``'s restricted unpickler;
-- ``rosinality``: a ``torch.save`` dict with ``g_ema`` (rosinality/stylegan2-pytorch), renamed and
-  reshaped to NVIDIA's names (docs/stylegan2_checkpoints.md §6);
+- ``rosinality``: rosinality/stylegan2-pytorch weights, renamed and reshaped to NVIDIA's names
+  (docs/stylegan2_checkpoints.md §6): a checkpoint with ``g_ema`` (converted or trained), one with only
+  ``g``, a bare ``g_ema`` state dict, or one wrapped with a prefix (pixel2style2pixel's ``decoder.``);
+- ``state-dict``: a bare generator state dict in NVIDIA's (and our ``Generator``'s) names;
 - ``pulse_teach``: our own export (``models.save_generator``).
+
+State a file may lack (noise maps, w_avg, filters) is rebuilt and listed in ``generator.meta["notices"]``.
 
     read_generator_file("stylegan2-ffhq-config-f.pt")       # format detected from the content
 """
@@ -15,66 +19,117 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import pickle
 import re
 import zipfile
 from pathlib import Path
 
 import torch
 
-from .nvidia_pickle import build_generator, generator_from_network_pickle
+from .nvidia_pickle import build_generator, config_from_tensors, describe, generator_from_network_pickle
 from .stylegan2 import Generator, setup_filter
 
-FORMATS = ("pulse_teach", "nvidia-pickle", "rosinality")
+FORMATS = ("pulse_teach", "nvidia-pickle", "rosinality", "state-dict")
 _SKIPPED_ROSINALITY = re.compile(r".*\.kernel$")  # blur / upsample filters: derived, never learned
 
 
 _LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19"  # torch.save before torch 1.6
+# Where generator weights sit in the dicts people save, the EMA copy first (what StyleGAN2 samples with).
+_EMA_KEYS, _TRAINING_KEYS = ("g_ema", "G_ema"), ("g", "G", "generator", "state_dict", "model")
+# A key every StyleGAN2 generator has, per layout, and the prefix some wrappers add (psp's 'decoder.', DataParallel's 'module.').
+_MARKERS = {"rosinality": re.compile(r"(.*?)style\.1\.weight"), "state-dict": re.compile(r"(.*?)mapping\.fc0\.weight")}
+_OTHER_FILES = {b"\x89PNG": "a PNG picture", b"\xff\xd8\xff": "a JPEG picture", b"GIF8": "a GIF picture",
+                b"<!DO": "a web page (HTML): a failed or blocked download?", b"<htm": "a web page (HTML): a failed or "
+                "blocked download?", b"\x1f\x8b": "gzip-compressed: unpack it first", b"PK": "a zip archive"}
 
 
 def detect_format(path: str | os.PathLike) -> str:
-    """'pulse_teach', 'rosinality' or 'nvidia-pickle', from the file's content, not its name."""
+    """'pulse_teach', 'rosinality', 'state-dict' (a bare generator state dict in NVIDIA's names) or 'nvidia-pickle'."""
     return _read(Path(path))[0]
 
 
 def read_generator_file(path: str | os.PathLike) -> Generator:
-    """Any supported generator file -> float32 Generator in eval mode (see ``FORMATS``)."""
+    """Any supported generator file -> float32 Generator in eval mode (see ``FORMATS``).
+
+    Raises ValueError (or pickle.UnpicklingError for refused content) with one line naming the file and
+    what was found in it. What had to be rebuilt is listed in ``generator.meta["notices"]``.
+    """
     path = Path(path)
     fmt, payload = _read(path)
     if fmt == "nvidia-pickle":
         return generator_from_network_pickle(path)
-    if fmt == "rosinality":
-        return generator_from_rosinality(path, payload)
+    if fmt in ("rosinality", "state-dict"):
+        return generator_from_state_dict(path, payload)
     from .models import FORMAT, read_export  # models imports this module: import here, not at the top
 
     config, state, meta = read_export(path, FORMAT, payload)  # loaded once, by _read
-    generator = Generator(**config)
-    generator.load_state_dict(state)
-    generator.meta = meta
-    return generator.eval().requires_grad_(False)
+    generator = build_generator(config, state, str(path))
+    notices = generator.meta["notices"]
+    generator.meta = {**meta, **({"notices": notices} if notices else {})}  # our own meta, as it was saved
+    return generator
 
 
 def _read(path: Path) -> tuple[str, object]:
-    """(format, torch.save payload or None for NVIDIA pickles, which are read later by the restricted unpickler)."""
+    """(format, payload): for state dicts a ``found_generator`` tuple; None for NVIDIA pickles (read later)."""
     with open(path, "rb") as file:
         head = file.read(len(_LEGACY_TORCH_MAGIC))
+    if not head:
+        raise ValueError(f"{path}: empty file (0 bytes), not a generator")
     if not zipfile.is_zipfile(path) and not head.startswith(_LEGACY_TORCH_MAGIC):
         if head[:1] == b"\x80":  # a pickle (protocol 2+): NVIDIA's network pickles are plain pickles
             return "nvidia-pickle", None
-        raise ValueError(f"{path} is neither a torch.save file nor a pickle (starts with {head[:4]!r})")
+        what = next((kind for magic, kind in _OTHER_FILES.items() if head.startswith(magic)), "something else")
+        raise ValueError(f"{path}: not a generator file; it is neither a PyTorch checkpoint (.pt, .pth) nor a "
+                         f"network pickle (.pkl), but {what}")
     payload = _load_torch_safe(path)
     if isinstance(payload, dict) and str(payload.get("format", "")).startswith("pulse_teach."):
         return "pulse_teach", payload
-    if isinstance(payload, dict) and "g_ema" in payload:
-        return "rosinality", payload
-    found = sorted(map(str, payload))[:10] if isinstance(payload, dict) else type(payload).__name__
-    raise ValueError(f"{path} is a torch.save file but not a pulse_teach export nor a rosinality checkpoint "
-                     f"(a dict with 'g_ema'); found {found}")
+    found = found_generator(payload)
+    if found is None:
+        raise ValueError(f"{path}: no StyleGAN2 generator in this PyTorch checkpoint; it holds {describe(payload)} "
+                         "(expected a rosinality checkpoint with 'g_ema', a bare generator state dict, or a "
+                         "pulse_teach export)")
+    return found[0], found
+
+
+def found_generator(payload: object) -> tuple[str, dict, str | None, object] | None:
+    """Find generator weights in a loaded checkpoint: (layout, state dict, where, latent_avg) or None.
+
+    Looks at the dict itself (a bare state dict) and under the keys people wrap it in, the EMA copy first;
+    layout is 'rosinality' or 'state-dict' (NVIDIA's names, as ``Generator.state_dict()``); 'where' is the
+    wrapper key (None when bare); a prefix such as 'decoder.' or 'module.' is removed.
+    """
+    if not isinstance(payload, dict):
+        return None
+    candidates = [(key, payload.get(key)) for key in _EMA_KEYS] + [(None, payload)]
+    candidates += [(key, payload.get(key)) for key in _TRAINING_KEYS]
+    for where, state in candidates:
+        if not isinstance(state, dict):
+            continue
+        for layout, marker in _MARKERS.items():
+            match = next((m for k in state if isinstance(k, str) and (m := marker.fullmatch(k))), None)
+            if match is None:
+                continue
+            prefix = match[1]
+            tensors = {k[len(prefix):]: v for k, v in state.items()
+                       if isinstance(k, str) and k.startswith(prefix) and isinstance(v, torch.Tensor)}
+            return layout, tensors, where, payload.get("latent_avg") if where is not None or prefix else None
+    return None
 
 
 def _load_torch_safe(path: Path) -> object:
     """torch.load(weights_only=True), also allowing argparse.Namespace (the ``args`` of trained checkpoints)."""
-    with torch.serialization.safe_globals([argparse.Namespace]):  # a plain attribute bag: builds no code
-        return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):  # a plain attribute bag: builds no code
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:  # torch's refusal is a paragraph; keep the line naming what it refused
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        reason = next((line for line in lines if "GLOBAL" in line), lines[0] if lines else "refused")
+        raise pickle.UnpicklingError(f"{path}: holds Python objects a safe load will not build ({reason}); nothing "
+                                     "from it was run") from None
+    except (RuntimeError, EOFError) as error:
+        raise ValueError(f"{path}: a damaged or truncated PyTorch checkpoint ({' '.join(str(error).split())[:160]})") \
+            from None
 
 
 def _rosinality_to_nvidia_name(key: str, num_blocks: int) -> tuple[str, str] | None:
@@ -120,37 +175,62 @@ _TRANSFORMS = {
 }
 
 
+def generator_from_state_dict(path: str | os.PathLike, found: tuple | None = None) -> Generator:
+    """Build a Generator from a rosinality ``.pt`` (converted, trained, or a bare g_ema state dict) or a bare
+    state dict in NVIDIA's names; ``found`` is ``found_generator``'s answer when the file was already read."""
+    path = Path(path)
+    if found is None:
+        found = found_generator(_load_torch_safe(path))
+        if found is None:
+            raise ValueError(f"{path}: no StyleGAN2 generator in this PyTorch checkpoint")
+    layout, state, where, latent_avg = found
+    notices = []
+    if where in _TRAINING_KEYS[:2]:
+        notices.append(f"no EMA generator (g_ema) in the file: using the training generator {where!r}, whose "
+                       "pictures are usually somewhat worse")
+    if layout == "rosinality":
+        tensors = _from_rosinality(state, path)
+    else:
+        tensors = dict(state)
+        notices.append("a bare state dict does not record conv_clamp or the mapping's learning-rate multiplier: "
+                       "assumed none and 0.01, StyleGAN2's defaults (conv_clamp only matters where activations "
+                       "exceed it)")
+    if latent_avg is not None:
+        rows = torch.as_tensor(latent_avg).reshape(-1, tensors["mapping.fc0.weight"].shape[0])  # psp: one per w
+        tensors["mapping.w_avg"] = rows[0] if torch.equal(rows, rows[:1].expand_as(rows)) else rows.mean(0)
+    try:
+        config = config_from_tensors(tensors)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+    generator = build_generator(config, tensors, str(path))
+    generator.meta.update(format="rosinality" if layout == "rosinality" else "state-dict",
+                          has_latent_avg="mapping.w_avg" in tensors)
+    generator.meta["notices"][:0] = notices
+    return generator
+
+
 def generator_from_rosinality(path: str | os.PathLike, payload: object = None) -> Generator:
-    """Build a Generator from a rosinality ``.pt`` (converted from TF, or trained with its train.py)."""
-    payload = _load_torch_safe(Path(path)) if payload is None else payload
-    ros = payload["g_ema"]
+    """Build a Generator from a rosinality ``.pt`` (kept for callers; see ``generator_from_state_dict``)."""
+    return generator_from_state_dict(path, None if payload is None else found_generator(payload))
+
+
+def _from_rosinality(ros: dict[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
+    """rosinality names and shapes -> NVIDIA's; its derived blur / upsample filters are checked, not loaded."""
     num_blocks = sum(1 for k in ros if re.fullmatch(r"to_rgbs\.\d+\.conv\.weight", k)) + 1
+    up_kernel = setup_filter() * 4  # rosinality stores its x2 filters times factor**2
     tensors = {}
     for key, tensor in ros.items():
-        mapped = _rosinality_to_nvidia_name(key, num_blocks)
-        if mapped:
-            tensors[mapped[0]] = _TRANSFORMS[mapped[1]](tensor)
-    if "latent_avg" in payload:
-        tensors["mapping.w_avg"] = payload["latent_avg"].reshape(-1)
-    resolution = 2 ** (num_blocks + 1)
-    for r in [2 ** k for k in range(2, num_blocks + 2)]:  # derived 4x4 filters, the same in every layer
-        names = [f"synthesis.b{r}.resample_filter", f"synthesis.b{r}.conv1.resample_filter"]
-        names += [f"synthesis.b{r}.conv0.resample_filter"] if r > 4 else []
-        tensors.update({n: setup_filter() for n in names})
-    if "mapping.w_avg" not in tensors:  # trained checkpoints carry no latent_avg: truncation would be wrong
-        tensors["mapping.w_avg"] = torch.zeros(tensors["mapping.fc0.weight"].shape[0])
-    channels = {r: tensors[f"synthesis.b{r}.conv1.weight"].shape[0] for r in [2 ** k for k in range(2, num_blocks + 2)]}
-    channel_max = max(channels.values())
-    below = [r for r in sorted(channels) if channels[r] < channel_max]
-    num_mapping = sum(1 for k in tensors if re.fullmatch(r"mapping\.fc\d+\.weight", k))
-    config = dict(resolution=resolution, z_dim=int(tensors["mapping.fc0.weight"].shape[1]),
-                  w_dim=int(tensors["mapping.fc0.weight"].shape[0]), channel_max=int(channel_max),
-                  channel_base=int(channels[below[0]] * below[0] if below else channel_max * resolution),
-                  num_mapping_layers=num_mapping, mapping_lr_multiplier=0.01, conv_clamp=None,
-                  img_channels=int(tensors[f"synthesis.b{resolution}.torgb.weight"].shape[0]))
-    generator = build_generator(config, tensors, str(path))
-    generator.meta = {"source": Path(path).name, "format": "rosinality", "has_latent_avg": "latent_avg" in payload}
-    return generator
+        if _SKIPPED_ROSINALITY.match(key):
+            if tuple(tensor.shape) != (4, 4) or not torch.allclose(tensor.float(), up_kernel, atol=1e-6):
+                raise ValueError(f"{path}: {key} is not the [1, 3, 3, 1] filter StyleGAN2 uses (shape "
+                                 f"{tuple(tensor.shape)}); generators with other blur kernels are not supported")
+            continue
+        try:
+            mapped = _rosinality_to_nvidia_name(key, num_blocks)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+        tensors[mapped[0]] = _TRANSFORMS[mapped[1]](tensor)
+    return tensors
 
 
 _TORGB_TO_ROSINALITY = {

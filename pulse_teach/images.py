@@ -10,15 +10,36 @@ from PIL import Image
 from .storage import atomic_path
 
 
+PLAIN_MODES = ("RGB", "L", "1", "P")  # 8-bit pictures whose RGB conversion is exact (P only without transparency)
+
+
 def to_tensor(image) -> torch.Tensor:
-    """A PIL image, an (H, W, 3) uint8/float array, or a (3, H, W) / (N, 3, H, W) tensor -> (N, 3, H, W) float32 in [0, 1]."""
+    """A PIL image, an (H, W, 3) uint8/float array, or a (3, H, W) / (N, 3, H, W) tensor -> (N, 3, H, W) float32 in [0, 1].
+
+    Pictures that need more than a plain RGB conversion (transparency, 16-bit or float modes) and arrays
+    that are not uint8 or floats in [0, 1] raise a ValueError naming ``inputs.prepare_input``, which
+    handles them the way the command line does.
+    """
     if isinstance(image, Image.Image):
+        if image.mode not in PLAIN_MODES or "transparency" in image.info:
+            what = f"mode {image.mode}" + (" with transparency" if "transparency" in image.info else "")
+            raise ValueError(f"a {what} picture needs more than a plain RGB conversion: pass it through "
+                             "prepare_input(picture, resolution), which composites transparency on a background "
+                             "and scales 16-bit values, as the command line does")
         image = np.asarray(image.convert("RGB"))
     if isinstance(image, np.ndarray):
         if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"expected an (H, W, 3) RGB array, got shape {image.shape}")
-        scale = 255.0 if image.dtype == np.uint8 else 1.0
-        image = torch.from_numpy(image.astype(np.float32) / scale).permute(2, 0, 1)
+            raise ValueError(f"expected an (H, W, 3) RGB array, got shape {image.shape}; for other pictures use "
+                             "prepare_input(PIL.Image.fromarray(array), resolution)")
+        if image.dtype == np.uint8:
+            image = image.astype(np.float32) / 255.0
+        elif image.dtype.kind == "f" and image.size and (image.min() < -1e-3 or image.max() > 1 + 1e-3):
+            raise ValueError(f"a float array must hold values in [0, 1], got [{image.min():.3g}, {image.max():.3g}]; "
+                             "scale it, or give 8-bit pictures to prepare_input")
+        elif image.dtype.kind != "f":
+            raise ValueError(f"expected a uint8 array (0-255) or floats in [0, 1], got {image.dtype}; convert it, "
+                             "or give the picture to prepare_input")
+        image = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)
     if not isinstance(image, torch.Tensor):
         raise TypeError(f"expected a PIL image, numpy array or tensor, got {type(image).__name__}")
     if image.ndim == 3:

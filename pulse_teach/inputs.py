@@ -11,11 +11,14 @@ the file and the reason. Shared by the command line and the notebooks' upload wi
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -26,6 +29,7 @@ from .downscale import downscale
 
 MAX_PIXELS = 50_000_000  # larger images are refused: a decompression bomb decodes a tiny file into gigabytes
 MAX_FILE_BYTES = 256 * 2**20  # no picture people upsample is this big; a video or disk image might be
+PIXEL_OPTION = "--max-pixels (max_pixels= in prepare_input)"  # how a refusal names the limit a user controls
 SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 
 
@@ -124,16 +128,17 @@ def prepare_input(
     source = name or (str(image) if isinstance(image, (str, os.PathLike)) else
                       "<uploaded bytes>" if isinstance(image, (bytes, bytearray)) else "<image>")
     notices: list[str] = []
-    picture, original_size = _open(image, source, max_pixels, notices)
-    picture = _to_rgb_or_grey(picture, source, fill, notices)  # mode RGB, or F (one float channel in [0, 1])
-    picture = _crop_square(picture, crop, source, notices)
-    side = picture.size[0]
-    if side < 2:
-        what = f"a {side}x{side} image" if original_size == (side, side) else \
-            f"a {original_size[0]}x{original_size[1]} image ({side}x{side} once cropped square)"
-        raise InputError(source, f"{what} is too small: PULSE needs at least 2x2 pixels")
-    if side >= 4 * resolution:  # shrink huge photos cheaply (box filter) before the float conversion
-        picture = picture.reduce(side // (2 * resolution))
+    with _pillow_limit_lifted():  # Pillow's own limit would override max_pixels in open, convert and crop
+        picture, original_size = _open(image, source, max_pixels, notices)
+        picture = _to_rgb_or_grey(picture, source, fill, notices)  # mode RGB, or F (one float channel in [0, 1])
+        picture = _crop_square(picture, crop, source, notices)
+        side = picture.size[0]
+        if side < 2:
+            what = f"a {side}x{side} image" if original_size == (side, side) else \
+                f"a {original_size[0]}x{original_size[1]} image ({side}x{side} once cropped square)"
+            raise InputError(source, f"{what} is too small: PULSE needs at least 2x2 pixels")
+        if side >= 4 * resolution:  # shrink huge photos cheaply (box filter) before the float conversion
+            picture = picture.reduce(side // (2 * resolution))
     pixels = np.asarray(picture, dtype=np.float32)
     pixels = pixels / 255.0 if picture.mode == "RGB" else np.repeat(pixels[..., None], 3, axis=2)  # (S', S', 3)
     x = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None]  # (1, 3, S, S)
@@ -172,9 +177,11 @@ def _open(image, source: str, max_pixels: int, notices: list[str]) -> tuple[Imag
                 raise InputError(source, "no such file")
             if path.is_dir():
                 raise InputError(source, "is a folder, not an image file")
-            if path.stat().st_size > MAX_FILE_BYTES:
+            byte_limit = file_byte_limit(max_pixels)
+            if path.stat().st_size > byte_limit:
                 raise InputError(source, f"{path.stat().st_size / 2**20:.0f} MiB is too large for a picture "
-                                         f"(limit {MAX_FILE_BYTES / 2**20:.0f} MiB)")
+                                         f"(limit {byte_limit / 2**20:.0f} MiB, which grows with "
+                                         f"{PIXEL_OPTION}; raise that if the picture is genuine)")
             try:
                 data = path.read_bytes()
             except OSError as error:
@@ -184,12 +191,11 @@ def _open(image, source: str, max_pixels: int, notices: list[str]) -> tuple[Imag
         if not data:
             raise InputError(source, "empty file (0 bytes)")
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit applies below
+            with _pillow_limit_lifted():  # our own limit (max_pixels) is the one in force: checked below
                 picture = Image.open(io.BytesIO(data))
-        except Image.DecompressionBombError:
-            raise InputError(source, "far too many pixels for Pillow to open safely: refused as a possible "
-                                     "decompression bomb") from None
+        except Image.DecompressionBombError as error:  # not expected with the limit lifted; said in our terms
+            raise InputError(source, f"refused by Pillow as a possible decompression bomb ({error}); raise "
+                                     f"{PIXEL_OPTION} if the picture is genuine") from None
         except UnidentifiedImageError:
             raise InputError(source, "not an image, or a format Pillow cannot read") from None
         except Exception as error:  # Pillow raises many kinds for broken headers
@@ -197,11 +203,11 @@ def _open(image, source: str, max_pixels: int, notices: list[str]) -> tuple[Imag
     width, height = picture.size
     if width * height > max_pixels:
         raise InputError(source, f"{width}x{height} is {width * height:,} pixels, over the limit of {max_pixels:,} "
-                                 "(refused as a possible decompression bomb)")
+                                 f"(refused as a possible decompression bomb; raise {PIXEL_OPTION} if the picture "
+                                 "is genuine)")
     frames = getattr(picture, "n_frames", 1)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with _pillow_limit_lifted():
             picture.seek(0)
             picture.load()
     except Exception as error:  # truncated data, bad chunks, broken compression streams
@@ -214,6 +220,26 @@ def _open(image, source: str, max_pixels: int, notices: list[str]) -> tuple[Imag
         picture = ImageOps.exif_transpose(picture)
         notices.append(f"EXIF orientation {orientation} applied (the picture is turned upright as a camera shows it)")
     return picture, (width, height)
+
+
+def file_byte_limit(max_pixels: int) -> int:
+    """The largest file accepted: MAX_FILE_BYTES, scaled up when ``max_pixels`` is raised above MAX_PIXELS."""
+    return int(MAX_FILE_BYTES * max(1.0, max_pixels / MAX_PIXELS))
+
+
+_PILLOW_LIMIT = threading.RLock()
+
+
+@contextlib.contextmanager
+def _pillow_limit_lifted() -> Iterator[None]:
+    """Pillow's own decompression-bomb limit off (and its warning silenced) while decoding: ours applies instead."""
+    with _PILLOW_LIMIT, warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
 
 
 def _to_rgb_or_grey(picture: Image.Image, source: str, fill: tuple[int, int, int], notices: list[str]) -> Image.Image:

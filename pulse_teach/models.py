@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from .checkpoints import read_generator_file
 from .downloads import NVIDIA_LICENCE_NOTE, fetch
 from .latent import adopt_fit, fit_gaussian, fit_to_dict
 from .nvidia_pickle import generator_from_network_pickle
+from .runtime import resolve_device
 from .storage import atomic_path, cache_dir
 from .stylegan2 import Generator
 
@@ -157,8 +159,11 @@ def load_generator(name_or_path: str | os.PathLike, device: str | torch.device |
 
     NVIDIA names are downloaded on first use (``download=False`` refuses instead). Returned in eval
     mode with gradients off (PULSE differentiates w.r.t. latents, not weights); the file's meta is
-    kept as ``generator.meta``.
+    kept as ``generator.meta``. What loading had to rebuild (e.g. noise maps a file lacks) is in
+    ``generator.meta["notices"]`` and issued as ``ModelNotice`` warnings. A ``device`` that is not
+    available here raises a one-line ValueError.
     """
+    device = resolve_device(device or "cpu")
     name = str(name_or_path)
     source = KNOWN_MODELS.get(name)
     if source is not None and source.kind == "nvidia":
@@ -183,6 +188,12 @@ def load_generator(name_or_path: str | os.PathLike, device: str | torch.device |
             raise ValueError(f"unknown model {name!r}: expected one of {list(KNOWN_MODELS)} or the path of a "
                              "generator file (.pkl from NVIDIA, rosinality .pt, or a save_generator export)")
         generator = read_generator_file(path)
-    if "gaussian_fit" in getattr(generator, "meta", {}):  # shipped with the weights: PULSE starts at once
+    if "gaussian_fit" in generator.meta:  # shipped with the weights: PULSE starts at once
         adopt_fit(generator, generator.meta["gaussian_fit"])
-    return generator.to(device or "cpu").eval().requires_grad_(False)
+    for notice in generator.meta.get("notices", []):
+        warnings.warn(f"{path.name}: {notice}", ModelNotice, stacklevel=2)
+    return generator.to(device).eval().requires_grad_(False)
+
+
+class ModelNotice(UserWarning):
+    """Something loading a generator had to rebuild or assume; the message names the file."""

@@ -18,6 +18,7 @@ import io
 import math
 import os
 import pickle
+import re
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import torch
 
-from .stylegan2 import Generator
+from .stylegan2 import Generator, setup_filter
 
 PERSISTENCE_VERSION = 6
 STYLEGAN2_CLASSES = {"Generator", "MappingNetwork", "FullyConnectedLayer", "SynthesisNetwork", "SynthesisBlock",
@@ -119,6 +120,50 @@ def _numpy_scalar(dtype: Any, data: Any = None) -> int | float | complex | bool:
     return np.frombuffer(data, dtype=dtype)[0].item()
 
 
+class NumericArray(np.ndarray):
+    """A numpy array rebuilt from a pickle: only numeric dtypes and raw bytes of the exact size are accepted."""
+
+    def __setstate__(self, state: Any) -> None:
+        if not isinstance(state, tuple) or len(state) not in (4, 5):
+            raise pickle.UnpicklingError("refused numpy array: unexpected pickled state")
+        shape, dtype, _fortran, raw = state[-4:]
+        if not (isinstance(shape, tuple) and all(isinstance(n, int) and n >= 0 for n in shape)):
+            raise pickle.UnpicklingError("refused numpy array: its shape is not a tuple of sizes")
+        if not isinstance(dtype, np.dtype) or dtype.hasobject or dtype.kind not in NUMERIC_DTYPE_KINDS:
+            raise pickle.UnpicklingError(f"refused numpy array of dtype {dtype!r}: only numbers are allowed")
+        if not isinstance(raw, bytes) or len(raw) != math.prod(shape) * dtype.itemsize:
+            raise pickle.UnpicklingError("refused numpy array: its data is not raw bytes of the right size")
+        super().__setstate__(state)
+
+
+_NDARRAY = ("numpy", "ndarray")  # what the global numpy.ndarray resolves to: inert, not callable
+
+
+def _numpy_reconstruct(cls: Any, shape: Any, code: Any) -> NumericArray:
+    """``numpy...multiarray._reconstruct(ndarray, (0,), b'b')``: an empty array that BUILD fills (checked)."""
+    if cls is not _NDARRAY or shape != (0,) or not isinstance(code, bytes):
+        raise pickle.UnpicklingError("refused numpy reconstruction of anything but a plain ndarray")
+    return NumericArray((0,), dtype=np.int8)
+
+
+def _numpy_frombuffer(buffer: Any, dtype: Any, shape: Any, order: Any) -> np.ndarray:
+    """``numpy...numeric._frombuffer`` (pickle protocol 5): numeric dtypes, exact sizes, a copy."""
+    if not isinstance(dtype, np.dtype) or dtype.hasobject or dtype.kind not in NUMERIC_DTYPE_KINDS:
+        raise pickle.UnpicklingError(f"refused numpy array of dtype {dtype!r}: only numbers are allowed")
+    if not (isinstance(buffer, (bytes, bytearray)) and isinstance(shape, tuple) and order in ("C", "F")
+            and all(isinstance(n, int) and n >= 0 for n in shape)
+            and len(buffer) == math.prod(shape) * dtype.itemsize):
+        raise pickle.UnpicklingError("refused numpy array: its data is not raw bytes of the right size")
+    return np.frombuffer(bytes(buffer), dtype=dtype).reshape(shape, order=order).copy()
+
+
+def _codecs_encode(text: Any, encoding: Any = "utf-8") -> bytes:
+    """``_codecs.encode(str, 'latin1')``: how pickle protocol 2 writes bytes (numpy array data); nothing else."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("refused _codecs.encode: only latin1 text (pickled bytes) is allowed")
+    return text.encode("latin1")
+
+
 ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): _reconstruct_persistent_obj,
     ("dnnlib.util", "EasyDict"): EasyDictStub,
@@ -133,6 +178,12 @@ ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
     ("numpy.core.multiarray", "scalar"): _numpy_scalar,
     ("numpy._core.multiarray", "scalar"): _numpy_scalar,
     ("numpy", "dtype"): _numpy_dtype,
+    ("numpy", "ndarray"): _NDARRAY,  # a marker for _reconstruct's first argument, not the class
+    ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct,
+    ("numpy.core.numeric", "_frombuffer"): _numpy_frombuffer,
+    ("numpy._core.numeric", "_frombuffer"): _numpy_frombuffer,
+    ("_codecs", "encode"): _codecs_encode,
 }
 
 
@@ -168,21 +219,21 @@ def walk_stub(root: PersistentStub) -> tuple[dict[str, torch.Tensor], dict[str, 
 
     def visit(stub: Any, prefix: str) -> None:
         if not isinstance(stub, PersistentStub):
-            raise ValueError(f"{prefix or 'root'} is a {type(stub).__name__}, expected an NVIDIA network object")
+            raise ValueError(f"{prefix.rstrip('.') or 'the network'} is {describe(stub)}, expected an NVIDIA network layer")
         if id(stub) in seen or prefix.count(".") > 16:
             raise ValueError(f"{prefix}: the module tree has a cycle or is implausibly deep")
         seen.add(id(stub))
         state = stub.state
         for key in ("_parameters", "_buffers", "_modules"):
             if not isinstance(state.get(key) or {}, dict):
-                raise ValueError(f"{prefix}{key} is a {type(state[key]).__name__}, expected a dict")
+                raise ValueError(f"{prefix}{key} is {describe(state[key])}, expected a dict")
         skip = set(state.get("_non_persistent_buffers_set") or ())
         for key, group in (("_parameters", None), ("_buffers", skip)):
             for name, tensor in (state.get(key) or {}).items():
                 if tensor is None or (group and name in group):
                     continue
                 if not isinstance(tensor, torch.Tensor):
-                    raise ValueError(f"{prefix}{name} is a {type(tensor).__name__}, expected a tensor")
+                    raise ValueError(f"{prefix}{name} is {describe(tensor)}, expected a tensor")
                 tensors[prefix + name] = tensor
         attrs[prefix.rstrip(".")] = {"class_name": stub.class_name, **{
             k: v for k, v in state.items() if not k.startswith("_") and k != "training"}}
@@ -198,24 +249,31 @@ def read_network_pickle(path_or_file: str | os.PathLike | BinaryIO, key: str = "
                         ) -> tuple[dict[str, torch.Tensor], dict[str, dict], dict]:
     """(tensors, per-layer attributes, info) of network ``key`` in an NVIDIA pickle, without its code.
 
-    info holds the root's ``num_ws``, ``init_kwargs`` (a hint only: defaults live in module_src) and
-    the class names found, for error messages.
+    info holds the root's ``num_ws``, ``init_kwargs`` (a hint only: defaults live in module_src), the
+    class names found, for error messages, and ``notices``. A file holding one bare network, or a
+    snapshot without "G_ema" but with "G" (the training copy, said in a notice), is read too.
     """
     if isinstance(path_or_file, (str, os.PathLike)):
         with open(path_or_file, "rb") as file:
             data = restricted_load(file)
     else:
         data = restricted_load(path_or_file)
+    notices = []
+    if isinstance(data, PersistentStub):  # pickle.dump(G_ema) on its own
+        data = {key: data}
+    if isinstance(data, dict) and key not in data and key == "G_ema" and isinstance(data.get("G"), PersistentStub):
+        key = "G"
+        notices.append("no EMA generator (G_ema) in the file: using the training generator 'G', whose pictures "
+                       "are usually somewhat worse")
     if not isinstance(data, dict) or key not in data:
-        found = sorted(map(str, data)) if isinstance(data, dict) else type(data).__name__
-        raise ValueError(f"expected an NVIDIA network pickle: a dict with {key!r}, found {found}")
+        raise ValueError(f"not an NVIDIA network pickle: expected a dict with {key!r}, found {describe(data)}")
     root = data[key]
     if not isinstance(root, PersistentStub):
-        raise ValueError(f"{key} is a {type(root).__name__}, expected an NVIDIA network object")
+        raise ValueError(f"not an NVIDIA network pickle: its {key!r} is {describe(root)}, not a network")
     tensors, attrs = walk_stub(root)
     classes = sorted({a["class_name"] for a in attrs.values()})
     info = {"num_ws": attrs[""].get("num_ws"), "init_kwargs": dict(root.state.get("_init_kwargs") or {}),
-            "classes": classes}
+            "classes": classes, "notices": notices}
     return tensors, attrs, info
 
 
@@ -223,61 +281,148 @@ def generator_config(tensors: dict[str, torch.Tensor], attrs: dict[str, dict], i
     """``Generator(**config)`` arguments that reproduce an NVIDIA StyleGAN2 G, read from its tensors and layers."""
     unknown = set(info["classes"]) - STYLEGAN2_CLASSES
     if "SynthesisInput" in unknown or any(k == "synthesis.input" or k.startswith("synthesis.L") for k in attrs):
-        raise ValueError(f"this is a StyleGAN3 generator (classes {info['classes']}); only StyleGAN2 is supported")
+        raise ValueError("a StyleGAN3 generator (it has StyleGAN3's SynthesisInput and L* layers); only StyleGAN2 "
+                         "networks are supported: use a StyleGAN2 .pkl such as the ffhq-1024 model")
     if unknown or attrs[""]["class_name"] != "Generator":
-        raise ValueError(f"not a StyleGAN2 generator: root {attrs['']['class_name']!r}, "
-                         f"unknown classes {sorted(unknown)} (found {info['classes']})")
-    if "mapping.embed.weight" in tensors:
-        raise ValueError("conditional generators (c_dim > 0, mapping.embed) are not supported")
-    resolutions = sorted(int(k.split(".")[1][1:]) for k in attrs if k.count(".") == 1 and k.startswith("synthesis.b"))
-    if not resolutions or resolutions[0] != 4:
-        raise ValueError(f"no synthesis blocks b4 ... found in the generator (layers: {sorted(attrs)[:8]} ...)")
-    resolution = resolutions[-1]
-    channels = {r: tensors[f"synthesis.b{r}.conv1.weight"].shape[0] for r in resolutions}
-    channel_max = max(channels.values())
-    below = [r for r in resolutions if channels[r] < channel_max]
-    channel_base = channels[below[0]] * below[0] if below else channel_max * resolution
-    num_mapping = sum(1 for k in attrs if k.startswith("mapping.fc") and k.count(".") == 1)
-    fc0 = attrs["mapping.fc0"]
-    lr_multiplier = float(fc0.get("bias_gain", fc0.get("lr_multiplier", 0.01)))
+        raise ValueError(f"not a StyleGAN2 generator: its network G_ema is a {attrs['']['class_name']!r} "
+                         f"(layers found: {', '.join(info['classes'])})")
     clamps = {k: a.get("conv_clamp") for k, a in attrs.items() if a["class_name"] in ("SynthesisLayer", "ToRGBLayer")}
     distinct = {None if c is None else float(c) for c in clamps.values()}
     if len(distinct) != 1:
-        raise ValueError(f"layers disagree on conv_clamp ({sorted(map(str, distinct))}); one value is supported")
+        raise ValueError(f"its layers disagree on conv_clamp ({sorted(map(str, distinct))}); one value is supported")
+    fc0 = attrs.get("mapping.fc0", {})
+    lr_multiplier = float(fc0.get("bias_gain", fc0.get("lr_multiplier", 0.01)))
+    return config_from_tensors(tensors, mapping_lr_multiplier=lr_multiplier, conv_clamp=distinct.pop())
+
+
+def config_from_tensors(tensors: dict[str, torch.Tensor], mapping_lr_multiplier: float = 0.01,
+                        conv_clamp: float | None = None) -> dict:
+    """``Generator(**config)`` arguments read off a StyleGAN2 state dict in NVIDIA's names; ValueError if it is none."""
+    if "mapping.embed.weight" in tensors:
+        raise ValueError("a conditional generator (class labels: c_dim > 0, mapping.embed); not supported")
+    resolutions = sorted({int(m[1]) for k in tensors if (m := re.match(r"synthesis\.b(\d+)\.", k))})
+    num_mapping = sum(1 for k in tensors if re.fullmatch(r"mapping\.fc\d+\.weight", k))
+    if not resolutions or resolutions[0] != 4 or not num_mapping:
+        raise ValueError("no StyleGAN2 synthesis blocks b4, b8, ... or mapping layers in it")
+    expected = [2 ** k for k in range(2, int(math.log2(resolutions[-1])) + 1)]
+    if resolutions != expected or f"synthesis.b{resolutions[-1]}.torgb.weight" not in tensors:
+        raise ValueError(f"its synthesis blocks are {resolutions}, not a StyleGAN2 chain 4, 8, ... {resolutions[-1]} "
+                         "with an RGB output layer")
+    resolution = resolutions[-1]
+    channels = {}
+    for r in resolutions:  # a block's width: its conv1's outputs, or its torgb's inputs
+        conv, torgb = tensors.get(f"synthesis.b{r}.conv1.weight"), tensors.get(f"synthesis.b{r}.torgb.weight")
+        if conv is None and torgb is None:
+            raise ValueError(f"its block b{r} has neither conv1 nor torgb weights")
+        channels[r] = int(conv.shape[0] if conv is not None else torgb.shape[1])
+    channel_max = max(channels.values())
+    below = [r for r in resolutions if channels[r] < channel_max]
+    channel_base = channels[below[0]] * below[0] if below else channel_max * resolution
     z_dim, w_dim = tensors["mapping.fc0.weight"].shape[1], tensors[f"mapping.fc{num_mapping - 1}.weight"].shape[0]
     return dict(resolution=resolution, z_dim=int(z_dim), w_dim=int(w_dim), channel_base=int(channel_base),
-                channel_max=int(channel_max), num_mapping_layers=num_mapping, mapping_lr_multiplier=lr_multiplier,
-                conv_clamp=distinct.pop(), img_channels=int(tensors[f"synthesis.b{resolution}.torgb.weight"].shape[0]))
+                channel_max=int(channel_max), num_mapping_layers=num_mapping, mapping_lr_multiplier=mapping_lr_multiplier,
+                conv_clamp=conv_clamp, img_channels=int(tensors[f"synthesis.b{resolution}.torgb.weight"].shape[0]))
+
+
+IMAGE_CHANNELS = {3: None, 1: "a greyscale generator (1 image channel): PULSE compares its grey faces with the "
+                              "input, so a colour input can rarely be matched within eps; give it greyscale inputs"}
+NOISE_SEED = 0  # fixed noise maps a file lacks are drawn again from N(0, 1) with this seed
+W_AVG_SAMPLES = 10_000  # z samples for a w_avg a file lacks (the mean of mapping(z), as training tracks it)
 
 
 def build_generator(config: dict, tensors: dict[str, torch.Tensor], source: str,
                     num_ws: int | None = None) -> Generator:
-    """Generator(**config) with exactly ``tensors`` loaded (names and shapes checked), in eval mode, no grads."""
+    """Generator(**config) with ``tensors`` loaded (names and shapes checked), in eval mode, no grads.
+
+    State a file may lack is rebuilt and said in ``generator.meta["notices"]``: filters (fixed), noise
+    maps (drawn again, seeded), ``mapping.w_avg`` (the mean of mapping(z)). Missing weights, unexpected
+    tensors, wrong shapes and image channels other than 1 or 3 raise one-line ValueErrors naming ``source``.
+    """
+    name = Path(source).name
+    if config.get("img_channels", 3) not in IMAGE_CHANNELS:
+        raise ValueError(f"{source}: the generator makes {config['img_channels']}-channel images; PULSE works with "
+                         "colour (3 channels) or greyscale (1 channel) generators")
     generator = Generator(**config)
     if num_ws is not None and int(num_ws) != generator.num_ws:
         raise ValueError(f"{source}: num_ws {num_ws} does not match {generator.num_ws} for resolution {config['resolution']}")
     expected = generator.state_dict()
-    missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
-    if missing or extra:
-        raise ValueError(f"{source}: tensors do not match a StyleGAN2 generator {config}: "
-                         f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
-                         f"unexpected {extra[:5]}{'...' if len(extra) > 5 else ''}")
-    for name, tensor in tensors.items():
-        if tuple(tensor.shape) != tuple(expected[name].shape):
-            raise ValueError(f"{source}: {name} has shape {tuple(tensor.shape)}, expected {tuple(expected[name].shape)}")
+    tensors, notices = dict(tensors), []
+    if IMAGE_CHANNELS[config.get("img_channels", 3)]:
+        notices.append(IMAGE_CHANNELS[config["img_channels"]])
+    missing = [k for k in expected if k not in tensors]
+    for key in [k for k in missing if k.endswith("resample_filter")]:  # fixed [1, 3, 3, 1] filters, never learned
+        tensors[key] = setup_filter()
+    noises = [k for k in missing if k.endswith("noise_const")]
+    rng = torch.Generator().manual_seed(NOISE_SEED)
+    for key in noises:
+        tensors[key] = torch.randn(expected[key].shape, generator=rng)
+    if noises:
+        notices.append(f"{len(noises)} of its fixed noise maps are missing (older rosinality files keep none): drawn "
+                       f"again from N(0, 1) with seed {NOISE_SEED}; only fine detail of noise_mode='const' images "
+                       "changes, and PULSE searches or redraws noise anyway")
+    rebuild_w_avg = "mapping.w_avg" in missing
+    if rebuild_w_avg:
+        tensors["mapping.w_avg"] = torch.zeros(expected["mapping.w_avg"].shape)
+    lacking = [k for k in expected if k not in tensors]
+    extra = [k for k in tensors if k not in expected]
+    if lacking or extra:
+        what = (f"{len(lacking)} of a StyleGAN2 generator's weights are missing (e.g. {', '.join(lacking[:3])})"
+                if lacking else f"it has {len(extra)} tensors a StyleGAN2 generator does not (e.g. {', '.join(extra[:3])})")
+        raise ValueError(f"{source}: {what}; the file is incomplete or another architecture "
+                         f"({config['resolution']}x{config['resolution']} px, {config['img_channels']} channels read "
+                         "from its shapes)")
+    for key, tensor in tensors.items():
+        if tuple(tensor.shape) != tuple(expected[key].shape):
+            raise ValueError(f"{source}: {key} has shape {tuple(tensor.shape)}, expected {tuple(expected[key].shape)}")
     generator.load_state_dict({k: v.float() for k, v in tensors.items()})
+    if rebuild_w_avg:
+        with torch.no_grad():
+            z = torch.randn(W_AVG_SAMPLES, generator.z_dim, generator=torch.Generator().manual_seed(NOISE_SEED))
+            w = torch.cat([generator.mapping(chunk)[:, 0] for chunk in z.split(1000)])  # (n, w_dim)
+            generator.mapping.w_avg.copy_(w.mean(dim=0))
+        notices.append(f"it has no average w (w_avg, the truncation centre): computed as the mean of mapping(z) "
+                       f"over {W_AVG_SAMPLES:,} z (seed {NOISE_SEED}), as training tracks it")
+    generator.meta = {"source": name, "notices": notices}
     return generator.eval().requires_grad_(False)
 
 
 def generator_from_network_pickle(path_or_file: str | os.PathLike | BinaryIO) -> Generator:
-    """Build a float32 ``Generator`` from G_ema of an NVIDIA StyleGAN2 pickle (ADA-PyTorch or StyleGAN3 codebase)."""
+    """Build a float32 ``Generator`` from G_ema of an NVIDIA StyleGAN2 pickle (ADA-PyTorch or StyleGAN3 codebase).
+
+    Every refusal names the file: ``pickle.UnpicklingError`` for content the restricted unpickler will not
+    build (it runs nothing), ValueError for a network that is not a StyleGAN2 generator.
+    """
     source = str(path_or_file) if isinstance(path_or_file, (str, os.PathLike)) else "network pickle"
-    tensors, attrs, info = read_network_pickle(path_or_file)
-    config = generator_config(tensors, attrs, info)
+    try:
+        tensors, attrs, info = read_network_pickle(path_or_file)
+    except pickle.UnpicklingError as error:
+        raise pickle.UnpicklingError(f"{source}: {error}") from None
+    except (ValueError, EOFError) as error:
+        raise ValueError(f"{source}: {error or 'the file ends early (truncated download?)'}") from None
+    try:
+        config = generator_config(tensors, attrs, info)
+    except ValueError as error:
+        raise ValueError(f"{source}: {error}") from None
     generator = build_generator(config, tensors, source, info["num_ws"])
-    generator.meta = {"source": Path(source).name, "format": "nvidia-network-pickle",
-                      "nvidia_init_kwargs": _plain(info["init_kwargs"])}
+    generator.meta.update(format="nvidia-network-pickle", nvidia_init_kwargs=_plain(info["init_kwargs"]))
+    generator.meta["notices"][:0] = info["notices"]
     return generator
+
+
+def describe(value: Any) -> str:
+    """What a loaded object is, in a user's words: 'a dict with keys a, b, ...', 'a list of 3 items', 'a tensor'."""
+    if isinstance(value, dict):
+        keys = sorted(map(str, value))
+        return f"a dict with keys {', '.join(keys[:8])}{', ...' if len(keys) > 8 else ''}" if keys else "an empty dict"
+    if isinstance(value, (list, tuple)):
+        return f"a list of {len(value)} items"
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    if isinstance(value, PersistentStub):
+        return f"an NVIDIA {value.class_name} object"
+    if value is None or isinstance(value, (str, int, float, bool, np.ndarray)):
+        return f"a {type(value).__name__ if value is not None else 'None value'}"
+    return "an object of another kind"
 
 
 def _plain(value: Any) -> Any:

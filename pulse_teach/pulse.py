@@ -17,10 +17,13 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
+from PIL import Image
 
 from .downscale import bicubic_downsample
 from .images import to_tensor
+from .inputs import prepare_input
 from .latent import GaussianFit, fit_gaussian
+from .runtime import free_memory, is_out_of_memory, resolve_device
 from .sphere import SphericalOptimizer, geocross
 
 SCHEDULES = ("fixed", "linear1cycle", "linear1cycledrop")
@@ -167,6 +170,7 @@ class PulseResult:
     wall_time: float
     config: PulseConfig
     restart_histories: list[dict[str, torch.Tensor]] = field(default_factory=list)
+    input_notices: list[str] = field(default_factory=list)  # what prepare_input changed, for a PIL input
 
     @property
     def num_accepted(self) -> int:
@@ -177,8 +181,8 @@ class PulseResult:
         """The accepted seeds' images, (A, 3, R, R) in [0, 1] on the CPU (what recovery measures are taken on)."""
         return self.images[self.accepted.cpu()].detach().clamp(0, 1).cpu()
 
-    def summary(self) -> str:
-        """A small table, one line per seed."""
+    def summary(self, advice: bool = True) -> str:
+        """A small table, one line per seed; with ``advice``, what to change when no seed reached eps."""
         lines = [f"{'seed':>10} {'MSE':>9} {'GEOCROSS':>9} {'step':>5}  accepted (eps {self.config.eps:g})"]
         for i, seed in enumerate(self.seeds):
             lines.append(f"{seed:>10} {self.l2[i]:9.2e} {self.geocross[i]:9.3f} {int(self.best_step[i]):>5}  "
@@ -186,7 +190,24 @@ class PulseResult:
         note = " (interrupted)" if self.interrupted else ""
         lines.append(f"{self.num_accepted}/{len(self.seeds)} accepted, {self.steps_run} steps, "
                      f"{self.wall_time:.1f} s{note}")
-        return "\n".join(lines)
+        hint = missed_eps_advice(self) if advice else None
+        return "\n".join(lines + ([hint] if hint else []))
+
+
+def missed_eps_advice(result: "PulseResult", cli: bool = False) -> str | None:
+    """None if some seed reached eps (or the run was stopped); else one line on the knobs that help and their cost.
+
+    ``cli`` names the command-line options (--steps, --restarts, --eps) instead of PulseConfig's fields.
+    """
+    if result.num_accepted or result.interrupted:
+        return None
+    cfg, best = result.config, float(result.l2.min())
+    steps, restarts, eps = ("--steps", "--restarts", "--eps") if cli else ("steps=", "restarts=", "eps=")
+    gap = f"{best / cfg.eps:.1f}x eps" if cfg.eps > 0 else "eps is 0, which no search reaches"
+    return (f"no seed reached eps {cfg.eps:g} (best MSE {best:.2e}, {gap}). What helps: more steps "
+            f"({steps}{' ' if cli else ''}{2 * cfg.steps}: twice the time), fresh seeds for the ones that missed "
+            f"({restarts}{' ' if cli else ''}{cfg.restarts + 2}: up to {cfg.restarts + 2} searches more), or a larger eps "
+            f"({eps}{' ' if cli else ''}{max(best * 1.1, 1e-4):.1e}: accepts faces that match the input less closely)")
 
 
 def upsample(
@@ -200,17 +221,27 @@ def upsample(
 ) -> PulseResult:
     """Run PULSE: one batch of seeds searching for images that downscale to ``low_res``.
 
-    low_res: a PIL image or a tensor (3, h, w) / (1, 3, h, w) in [0, 1], square, with a side that
-    divides the generator's resolution (the factor is inferred). seeds: None for config.num_seeds
-    seeds from config.seed, an int n for n seeds from config.seed, or an explicit list. Callbacks run
-    after every step. ``should_stop()`` returning True, or a KeyboardInterrupt (the kernel's stop
-    button), ends the search early and returns the best so far. ``device`` moves the generator
-    there; by default the search runs where the generator is.
+    low_res: a tensor (3, h, w) / (1, 3, h, w) in [0, 1], square, with a side that divides the
+    generator's resolution (the factor is inferred), or a PIL image, which goes through
+    ``prepare_input`` exactly as on the command line (its notices are in ``result.input_notices``).
+    seeds: None for config.num_seeds seeds from config.seed, an int n for n seeds from config.seed, or
+    an explicit list. Callbacks run after every step. ``should_stop()`` returning True, or a
+    KeyboardInterrupt (the kernel's stop button), ends the search early and returns the best so far.
+    ``device`` moves the generator there (one that is not available here raises a one-line ValueError);
+    by default the search runs where the generator is. Running out of memory raises
+    ``PulseOutOfMemory`` (a ``torch.OutOfMemoryError``) that says what to change.
     """
     config = config or PulseConfig()
     if device is not None:
-        generator.to(device)
+        generator.to(resolve_device(device))
+    channels = getattr(generator, "img_channels", 3)
+    if channels not in (1, 3):
+        raise ValueError(f"the generator makes {channels}-channel images; PULSE works with colour (3) or greyscale (1)")
     device = next(generator.parameters()).device
+    notices = []
+    if isinstance(low_res, Image.Image):  # one normalisation for every way a picture enters: prepare_input's
+        prepared = prepare_input(low_res, generator.resolution)
+        low_res, notices = prepared.low_res, prepared.notices
     target = to_tensor(low_res).to(device)  # (1, 3, h, w)
     factor = infer_factor(generator.resolution, target.shape[-2:])
     if seeds is None or isinstance(seeds, int):
@@ -222,6 +253,24 @@ def upsample(
     if not seeds:
         raise ValueError("seeds is empty")
     callbacks = [callbacks] if callable(callbacks) else list(callbacks)
+    try:
+        return _upsample(generator, target, factor, config, seeds, callbacks, should_stop, notices)
+    except Exception as error:
+        if not is_out_of_memory(error) or isinstance(error, PulseOutOfMemory):
+            raise
+        free_memory()
+        fewer = f"num_seeds={max(1, len(seeds) // 2)}" if len(seeds) > 1 else "one seed already"
+        raise PulseOutOfMemory(
+            f"out of memory searching {len(seeds)} seed{'s' * (len(seeds) != 1)} at {generator.resolution}x"
+            f"{generator.resolution} on {device}: use fewer seeds ({fewer}; memory_plan.plan_seeds(G) measures what "
+            f"fits), mixed_precision=True{' (on a GPU)' if device.type == 'cpu' else ''}, or a smaller model") from error
+
+
+class PulseOutOfMemory(torch.OutOfMemoryError):
+    """A search ran out of (GPU or main) memory; the message says which settings need less."""
+
+
+def _upsample(generator, target, factor, config, seeds, callbacks, should_stop, notices) -> PulseResult:
     fit = fit_gaussian(generator, config.gaussian_fit_samples)
 
     start = time.perf_counter()
@@ -233,7 +282,7 @@ def upsample(
             l2=run.l2, geocross=run.geocross, total=run.total, best_step=run.best_step, ws=run.ws,
             seeds=list(seeds), attempts=torch.ones(len(seeds), dtype=torch.long), last_images=run.last_images,
             history=run.history, factor=factor, steps_run=run.steps_run, interrupted=run.interrupted,
-            wall_time=0.0, config=config)
+            wall_time=0.0, config=config, input_notices=list(notices))
         for attempt in range(1, config.restarts + 1):
             missed = (~result.accepted).nonzero().flatten().tolist()
             if not missed or result.interrupted:
@@ -362,6 +411,8 @@ class _Search:
                     synthesised = g.synthesis(ws, noise=noise)
                 if cfg.mixed_precision:
                     synthesised = synthesised.float()  # the losses stay in float32
+                if synthesised.shape[1] == 1:  # a greyscale generator: its faces in grey RGB
+                    synthesised = synthesised.expand(-1, 3, -1, -1)
                 images = (synthesised + 1) / 2  # (S, 3, R, R)
                 downscaled = bicubic_downsample(images, self.factor)  # (S, 3, h, w)
                 l2 = (downscaled - self.target).pow(2).mean(dim=(1, 2, 3))  # (S,)

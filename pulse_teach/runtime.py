@@ -86,6 +86,24 @@ def device_report() -> str:
     return line + ("; fast mode" if fast_mode() else "")
 
 
+def is_out_of_memory(error: BaseException) -> bool:
+    """True for running out of GPU or main memory (torch's OutOfMemoryError, MemoryError, MPS/CUDA 'out of memory')."""
+    if isinstance(error, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    return isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+
+
+def free_memory() -> None:
+    """Hand cached GPU memory back after an out-of-memory error, so that a smaller retry can fit."""
+    import gc
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        torch.mps.empty_cache()
+
+
 def set_seed(seed: int) -> None:
     """Seed Python, numpy and torch (all devices) so a notebook cell gives the same numbers every run."""
     random.seed(seed)

@@ -226,8 +226,12 @@ def test_rosinality_trained_checkpoint_with_namespace_args(tmp_path):
     torch.save(payload, tmp_path / "trained.pt")
     with pytest.raises(pickle.UnpicklingError):
         torch.load(tmp_path / "trained.pt", weights_only=True)
-    loaded = load_generator(tmp_path / "trained.pt")
-    assert loaded.meta["has_latent_avg"] is False and torch.equal(loaded.mapping.w_avg, torch.zeros(32))
+    with pytest.warns(UserWarning, match=r"trained\.pt: it has no average w .* mean of mapping\(z\)"):
+        loaded = load_generator(tmp_path / "trained.pt")
+    assert loaded.meta["has_latent_avg"] is False  # w_avg is recomputed, not left at a zero placeholder
+    with torch.no_grad():
+        w = G.mapping(torch.randn(20000, 32, generator=torch.Generator().manual_seed(5)))[:, 0]
+    assert torch.allclose(loaded.mapping.w_avg, w.mean(0), atol=0.03)
     with torch.no_grad():
         z = torch.randn(2, 32)
         assert torch.equal(loaded(z), G(z))  # without truncation w_avg is unused
@@ -236,5 +240,5 @@ def test_rosinality_trained_checkpoint_with_namespace_args(tmp_path):
 def test_our_exports_are_detected(tmp_path):
     path = save_generator(tmp_path / "g.pt", random_generator(TINY))
     assert detect_format(path) == "pulse_teach"
-    with pytest.raises(ValueError, match="neither a torch.save file nor a pickle"):
+    with pytest.raises(ValueError, match=r"x.pkl: not a generator file; it is neither a PyTorch checkpoint"):
         detect_format(_write(tmp_path, "x.pkl", b"hello"))

@@ -88,7 +88,8 @@ def test_loading_refuses_pickled_code(tmp_path):
 def test_loading_refuses_other_files(tmp_path):
     path = tmp_path / "weights.pt"
     torch.save({"state_dict": {}}, path)
-    with pytest.raises(ValueError, match="not a pulse_teach export"):
+    with pytest.raises(ValueError, match=r"weights.pt: no StyleGAN2 generator in this PyTorch checkpoint; it holds a "
+                                         r"dict with keys state_dict \(expected .*pulse_teach export\)"):
         load_generator(path)
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 import pickle
+import sys
+import warnings
 
 import torch
 
 from ..downloads import DownloadError
-from ..models import KNOWN_MODELS, load_generator
+from ..models import KNOWN_MODELS, ModelNotice, load_generator
 from ..pulse import PRESETS, PulseConfig
 from ..runtime import resolve_device
 
@@ -88,11 +90,20 @@ def load_model(args: argparse.Namespace) -> tuple[torch.nn.Module, torch.device]
     """--model on --device, downloaded first unless --no-download; every way it can fail is one line."""
     device = pick_device(args.device)
     try:
-        return load_generator(args.model, device, download=not args.no_download), device
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ModelNotice)
+            generator = load_generator(args.model, device, download=not args.no_download)
     except pickle.UnpicklingError as error:  # a file that would run code, or is no network: refused unrun
-        raise UsageError(f"{args.model}: {_refusal(error)}") from None
+        message = _refusal(error)
+        raise UsageError(message if message.startswith(str(args.model)) else f"{args.model}: {message}") from None
     except (ValueError, DownloadError, OSError) as error:  # unknown name; missing, undownloaded or bad file
         raise UsageError(" ".join(str(error).split())) from None
+    for warning in caught:  # what loading rebuilt or assumed (noise maps, w_avg, greyscale), one line each
+        if issubclass(warning.category, ModelNotice):
+            print(f"note: {warning.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return generator, device
 
 
 def _refusal(error: pickle.UnpicklingError) -> str:

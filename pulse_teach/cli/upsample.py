@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -19,13 +20,13 @@ from tqdm.auto import tqdm
 from ..inputs import (MAX_PIXELS, InputError, PreparedInput, parse_background, parse_crop, prepare_input,
                       valid_factors)
 from ..probe import load_probe
-from ..pulse import PulseConfig, PulseResult, PulseStep, upsample
+from ..pulse import PulseConfig, PulseResult, PulseStep, missed_eps_advice, upsample
 from ..recovery import recovery_report
-from ..runtime import stop_requests
+from ..runtime import free_memory, is_out_of_memory, stop_requests
 from ..samples import SAMPLES_DIR, load_sample
-from ..storage import atomic_path
+from ..storage import atomic_path, replaced_folder
 from .options import UsageError, add_pulse_options, load_model, preset_factor, pulse_config
-from .reports import print_demo_extras, print_summary, write_outputs
+from .reports import foreign_files, print_demo_extras, print_summary, write_failure, write_outputs
 
 UPSAMPLE_EXAMPLES = """examples:
   pulse-teach upsample face.png                           # 8 seeds, 100 steps -> pulse_out/face/
@@ -44,11 +45,14 @@ and the batch goes on.
 
 Outputs, for each input, in OUT/<name>/: solution_seedN.png (accepted: downscales to the input
 within eps) or missed_seedN.png (its best try; not accepted), each with a _downscaled.png;
-input.png; contact_sheet.png; report.json. OUT/summary.json lists every input. All files are written
-whole or not at all. Ctrl-C stops after the current step: finished inputs and the stopped one's best
-so far are kept, and summary.json says what was done; press it twice to quit at once.
+input.png; contact_sheet.png; report.json. OUT/summary.json lists every input. Each input's folder
+is written aside and then replaces the previous run's as a whole; an input that fails replaces it
+with a report.json saying why. Out of memory retries with half the seeds. Ctrl-C stops after the
+current step: finished inputs and the stopped one's best so far are kept, and summary.json says what
+was done; press it twice to quit at once.
 
-Exit status: 0 every input done, 1 some inputs unusable, 2 usage error, 130 interrupted.
+Exit status: 0 every input done, 1 some inputs failed (unusable, out of memory, not written),
+2 usage error, 130 interrupted.
 """
 
 
@@ -110,6 +114,12 @@ def run_jobs(jobs: list[Job], args: argparse.Namespace, out: Path, crop=None, ba
              probe=None, expect_resolution: int | None = None) -> int:
     """Run PULSE on every job in turn; bad inputs are reported and skipped; Ctrl-C keeps what is done."""
     config = pulse_config(args)
+    for job in jobs:  # each input's folder is replaced as a whole: it must hold only what a PULSE run writes
+        foreign = foreign_files(job.out)
+        if foreign:
+            raise UsageError(f"{job.out} holds files a PULSE run did not write ({', '.join(foreign[:3])}"
+                             f"{', ...' if len(foreign) > 3 else ''}), and each run replaces that folder as a whole: "
+                             "choose another --out")
     generator, device = load_model(args)
     resolution = generator.resolution
     if expect_resolution is not None and expect_resolution != resolution:
@@ -122,6 +132,11 @@ def run_jobs(jobs: list[Job], args: argparse.Namespace, out: Path, crop=None, ba
         if job.factor is not None and job.factor not in valid_factors(resolution):
             raise UsageError(f"--factor {job.factor} does not divide the model's {resolution}x{resolution} "
                              f"into a smaller input of 2 px or more; use one of {valid_factors(resolution)}")
+    try:  # before any search: where everything will be written must be a folder we can write in
+        out.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out).close()
+    except OSError as error:
+        raise UsageError(f"--out {out}: cannot write there ({error.strerror or error})") from None
     print(f"PULSE on {device}: {args.model} ({resolution}x{resolution}), {config.num_seeds} seeds, "
           f"{config.steps} steps, eps {config.eps:g}, {len(jobs)} input{'s' * (len(jobs) != 1)}"
           + (f", preset {args.preset}" if args.preset else ""), file=sys.stderr)
@@ -129,9 +144,12 @@ def run_jobs(jobs: list[Job], args: argparse.Namespace, out: Path, crop=None, ba
     state = {"interrupted": False}
 
     def save_summary() -> None:  # after every input, so even a killed batch leaves an up-to-date list
-        with atomic_path(out / "summary.json") as tmp:
-            tmp.write_text(json.dumps({"model": args.model, "device": str(device), "interrupted": state["interrupted"],
-                                       "settings": dataclasses.asdict(config), "inputs": rows}, indent=2) + "\n")
+        try:
+            with atomic_path(out / "summary.json") as tmp:
+                tmp.write_text(json.dumps({"model": args.model, "device": str(device), "interrupted": state["interrupted"],
+                                           "settings": dataclasses.asdict(config), "inputs": rows}, indent=2) + "\n")
+        except OSError as error:  # e.g. the disk filled up: the batch goes on, the printed summary still comes
+            print(f"error: {out / 'summary.json'} could not be written ({error.strerror or error})", file=sys.stderr)
 
     with stop_requests(_say_stopping) as stop:
         try:
@@ -159,29 +177,87 @@ def run_jobs(jobs: list[Job], args: argparse.Namespace, out: Path, crop=None, ba
 
 def run_job(job: Job, generator: torch.nn.Module, config: PulseConfig, args: argparse.Namespace, crop, background,
             probe, device: torch.device, stop: Callable[[], bool]) -> dict:
-    """Prepare one input, search, write its files; return its summary row (status "done", "failed" or "interrupted")."""
+    """Prepare one input, search, write its folder; return its summary row (status "done", "failed" or "interrupted").
+
+    A failed row has a ``kind``: "input" (unusable picture), "resource" (out of memory even with one
+    seed), "output" (its files could not be written) or "search". Its folder is replaced as a whole:
+    by the new results, or, after a failure, by a report.json saying so (see ``write_failure``).
+    """
     resolution = generator.resolution
     try:
         prepared = prepare_input(job.source, resolution, job.factor, crop, background, args.max_pixels, name=job.label)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
-        return {"status": "failed", "reason": error.reason}
+        return _failed(job, {"status": "failed", "kind": "input", "reason": error.reason})
     for notice in prepared.notices:
         print(f"{job.label}: {notice}", file=sys.stderr)
     row = {"size": prepared.side, "factor": resolution // prepared.side}
     try:
-        result = search(generator, prepared, config, job.label, stop)
+        result, notes = search_within_memory(generator, prepared, config, job.label, stop, device)
     except KeyboardInterrupt:  # stopped before the first step: nothing to keep
-        return {**row, "status": "interrupted", "reason": "stopped before the first step"}
-    except Exception as error:  # e.g. out of memory on this one: report it, keep the batch going
+        return _failed(job, {**row, "status": "interrupted", "reason": "stopped before the first step"})
+    except MemoryError as error:  # out of memory even with one seed (torch's OutOfMemoryError is not one)
+        print(f"error: {job.label}: {error}", file=sys.stderr)
+        return _failed(job, {**row, "status": "failed", "kind": "resource", "reason": str(error)})
+    except Exception as error:  # a bug or a broken generator: report it, keep the batch going
         print(f"error: {job.label}: PULSE failed ({type(error).__name__}: {error})", file=sys.stderr)
-        return {**row, "status": "failed", "reason": f"{type(error).__name__}: {error}"}
-    recovery = recovery_report(result, job.truth, job.attributes, probe) if job.truth is not None else None
-    write_outputs(result, job, prepared, str(device), args.model, recovery)
+        return _failed(job, {**row, "status": "failed", "kind": "search", "reason": f"{type(error).__name__}: {error}"})
+    try:
+        recovery = recovery_report(result, job.truth, job.attributes, probe) if job.truth is not None else None
+        with replaced_folder(job.out) as folder:  # written aside, then swapped in for any earlier run's folder
+            write_outputs(result, job, prepared, str(device), args.model, recovery, folder, notes)
+    except Exception as error:  # disk full, no permission, a picture that cannot be saved: this input's failure
+        reason = f"its results could not be written to {job.out} ({type(error).__name__}: {error})"
+        print(f"error: {job.label}: {reason}", file=sys.stderr)
+        return _failed(job, {**row, "status": "failed", "kind": "output", "reason": reason})
     if recovery is not None and not result.interrupted:
         print_demo_extras(result, recovery, job.out)
+    advice = missed_eps_advice(result, cli=True)
+    if advice:
+        print(f"{job.label}: {advice}", file=sys.stderr)
     return {**row, "status": "interrupted" if result.interrupted else "done", "accepted": result.num_accepted,
-            "seeds": len(result.seeds), "best_l2": float(result.l2.min()), "seconds": round(result.wall_time, 2)}
+            "seeds": len(result.seeds), "best_l2": float(result.l2.min()), "seconds": round(result.wall_time, 2),
+            **({"notes": notes} if notes else {})}
+
+
+def _failed(job: Job, row: dict) -> dict:
+    """``row``, after replacing any earlier result in ``job.out`` by a report of this failure."""
+    try:
+        write_failure(job, row)
+    except OSError as error:
+        row["reason"] += f"; an earlier result in {job.out} could not be replaced ({error.strerror or error})"
+    return row
+
+
+class OutOfMemory(MemoryError):
+    """Out of memory even with one seed; the message says what else to try."""
+
+
+def search_within_memory(generator: torch.nn.Module, prepared: PreparedInput, config: PulseConfig, label: str,
+                         should_stop: Callable[[], bool], device: torch.device) -> tuple[PulseResult, list[str]]:
+    """``search``; out of memory retries with half the seeds, down to one, and says so. Returns (result, notes).
+
+    Raises ``OutOfMemory`` (one line with what to try) when even one seed does not fit.
+    """
+    notes = []
+    while True:
+        try:
+            return search(generator, prepared, config, label, should_stop), notes
+        except Exception as error:
+            if not is_out_of_memory(error):
+                raise
+        free_memory()
+        if config.num_seeds == 1:
+            where = "GPU memory" if device.type != "cpu" else "main memory"
+            raise OutOfMemory(
+                f"out of {where} even with 1 seed on {device}: try --mixed-precision, a smaller --model, or "
+                f"{'--device cpu (slower, uses main memory)' if device.type != 'cpu' else 'closing other programs'}")
+        fewer = max(1, config.num_seeds // 2)
+        note = (f"out of memory with {config.num_seeds} seeds on {device}: retried with {fewer} (set --seeds {fewer} to "
+                "start there; --mixed-precision also needs less memory)")
+        print(f"{label}: {note}", file=sys.stderr)
+        notes.append(note)
+        config = dataclasses.replace(config, num_seeds=fewer)
 
 
 def search(generator: torch.nn.Module, prepared: PreparedInput, config: PulseConfig, label: str,

@@ -10,6 +10,7 @@ training saves a checkpoint (or a ui-poll Stop button, see ``context``).
 """
 from __future__ import annotations
 
+import html
 import time
 
 import matplotlib
@@ -20,7 +21,7 @@ from PIL import Image as PILImage
 
 from ..figures import pulse_figure
 from ..images import enlarge
-from ..pulse import PulseConfig, PulseResult, PulseStep, lr_multiplier, upsample
+from ..pulse import PulseConfig, PulseResult, PulseStep, lr_multiplier, missed_eps_advice, upsample
 from ..runtime import default_device
 from .context import STOP_HINT, stop_requested
 from .panel import LivePanel, show_figure
@@ -55,8 +56,10 @@ class PulseMonitor:
         e = self.last
         if result is not None:
             note = " (interrupted: best so far)" if result.interrupted else ""
+            advice = missed_eps_advice(result)  # no seed reached eps: which knobs help, and their cost
             return (f"done{note}: {result.steps_run} steps, {result.num_accepted}/{len(result.seeds)} seeds accepted "
-                    f"(MSE &le; eps {result.config.eps:g}), {result.wall_time:.1f} s")
+                    f"(MSE &le; eps {result.config.eps:g}), {result.wall_time:.1f} s"
+                    + (f" &middot; {html.escape(advice)}" if advice else ""))
         if e is None:
             return "starting ..."
         restart = f"restart {e.attempt} &middot; " if e.attempt else ""
