@@ -43,6 +43,57 @@ def shrink(config: T, **fast_values) -> T:
     return dataclasses.replace(config, **fast_values) if fast_mode() else config
 
 
+THREADS_ENV = "PULSE_TEACH_THREADS"  # "auto" (default), "torch" (torch's own choice) or a number of threads
+
+
+def configure_threads(setting: str | int | None = None) -> int:
+    """Set torch's CPU threads for a shared laptop, once, at import; returns the number of threads in use.
+
+    setting: None reads PULSE_TEACH_THREADS; "torch" leaves torch's choice; an int n (or "n") uses n threads;
+    "auto" uses ``auto_threads()``, unless OMP_NUM_THREADS or MKL_NUM_THREADS says how many. Raises ValueError for anything else. Why: torch's default, one thread per
+    core whose OpenMP workers spin while they wait, made a lesson's PULSE run 25x slower next to one other busy
+    process on 2 cores (benchmarks/threads.py measures each choice, quiet and busy).
+    """
+    setting = os.environ.get(THREADS_ENV, "auto") if setting is None else setting
+    setting = str(setting).strip().lower()
+    if setting == "torch" or (setting == "auto" and ("OMP_NUM_THREADS" in os.environ or "MKL_NUM_THREADS" in os.environ)):
+        return torch.get_num_threads()  # torch's choice, or the user's through OMP_NUM_THREADS
+    if setting == "auto":
+        torch.set_num_threads(auto_threads())
+    elif setting.isdigit() and int(setting) >= 1:
+        torch.set_num_threads(int(setting))
+    else:
+        raise ValueError(f"{THREADS_ENV} must be 'auto', 'torch' or a number of threads >= 1, got {setting!r}")
+    return torch.get_num_threads()
+
+
+def auto_threads() -> int:
+    """The thread count ``configure_threads("auto")`` uses: all cores this process may run on but one, at least 1.
+
+    The core left over keeps the notebook server and the browser responsive; a run that shares its cores
+    with another busy process waits at every parallel region for the slowest thread, which cost 5-25x on
+    2 cores even with OpenMP waiting passively (benchmarks/threads.py).
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores - 1)
+
+
+def warm_up_in_background() -> threading.Thread | None:
+    """Import what torch's optimisers load on their first use (torch._dynamo, ~3 s) in a daemon thread.
+
+    ``import pulse_teach`` calls this, so a lesson's first PULSE step does not wait for it: without it the
+    first Adam of a fresh kernel took 2.8 s of a 2.3 s-later-than-needed first frame. PULSE_TEACH_WARMUP=0
+    turns it off. Returns the thread, or None when there is nothing to do.
+    """
+    import sys
+
+    if os.environ.get("PULSE_TEACH_WARMUP", "1").strip().lower() in _OFF or "torch._dynamo" in sys.modules:
+        return None
+    thread = threading.Thread(target=lambda: __import__("torch._dynamo"), name="pulse_teach-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def available_devices() -> list[str]:
     """Devices torch can use here, the fastest first: 'cuda', 'mps' where present, then 'cpu'."""
     devices = []
@@ -82,7 +133,9 @@ def device_report() -> str:
         props = torch.cuda.get_device_properties(0)
         line += f" ({props.name}, {props.total_memory / 2**30:.0f} GiB)"
     else:
-        line += f" ({os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads)"
+        waiting = os.environ.get("OMP_WAIT_POLICY", "spinning").lower()
+        line += (f" ({os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads, OpenMP threads {waiting} "
+                 f"while they wait; {THREADS_ENV}={os.environ.get(THREADS_ENV, 'auto')})")
     return line + ("; fast mode" if fast_mode() else "")
 
 
