@@ -8,8 +8,10 @@
 # 3. pilots: three training recipes side by side for the same wall-clock, each graded by the Frechet
 #    distance on 1,000 samples (evaluate, with the new probe) and an 8x8 grid
 #       A  today's recipe (TrainConfig defaults) at batch 64
-#       B  A with the mapping network's learning-rate multiplier at 0.1 instead of 0.01
-#       C  B with a D head on the frozen probe's features (--probe-d 1)
+#       B  A with D held back: R1 weight 1 instead of 0.1, its blur fading over 1,000 kimg instead of 200,
+#          translation augmentation (in the 2026-11-30 lease A, with the mapping's LR multiplier at 0.1,
+#          collapsed into one swirl by 344 kimg at batch 64, D winning throughout)
+#       C  A with a D head on the frozen probe's features (--probe-d 1) and the mapping's LR multiplier at 0.1
 # 4. the long run: the pilot with the lowest distance goes on (faces64), and faces64-skewed fine-tunes
 #    from the same pilot checkpoint on 90 % light skin, until the budget is spent; both are graded.
 # Results come back as a few files in OUTDIR: results.tgz (JSON, logs, grids, probe, final exports) and
@@ -30,7 +32,7 @@ log "start: $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/
 timeout 200 $PY benchmarks/ffhq_gpu.py --json "$RUNS/ffhq_gpu.json" > "$RUNS/ffhq_gpu.log" 2>&1
 log "ffhq_gpu rc $?"; cp "$RUNS/ffhq_gpu.json" "$OUT/" 2>/dev/null
 
-timeout 120 $PY -m pulse_teach train-probe --device "$DEVICE" --workers 14 --steps "${PROBE_STEPS:-4000}" --out "$RUNS/probe.pt" \
+OMP_NUM_THREADS=2 timeout 120 $PY -m pulse_teach train-probe --device "$DEVICE" --workers 14 --steps "${PROBE_STEPS:-4000}" --out "$RUNS/probe.pt" \
     > "$RUNS/probe.log" 2>&1
 log "probe rc $?"
 cp "$RUNS/probe.pt" data/models/probe.pt   # the probe-D pilot and every evaluation use the new probe
@@ -47,7 +49,7 @@ grade() {  # run folder, label: FD on 1,000 samples with the new probe, and a gr
 PILOT_MIN=${PILOT_MIN:-$($PY -c "print(round(min(2.0, max(0.75, ($(left) - 260) / 60)), 2))")}
 log "pilots: $PILOT_MIN min each"
 train A "$PILOT_MIN" --workers 4 &
-train B "$PILOT_MIN" --workers 4 --mapping-lr 0.1 &
+train B "$PILOT_MIN" --workers 4 --r1-gamma 1 --blur-kimg 1000 --augment translation &
 train C "$PILOT_MIN" --workers 4 --mapping-lr 0.1 --probe-d 1 &
 wait
 grade A A & grade B B & grade C C & wait

@@ -1,10 +1,14 @@
 """How fast is one PULSE step, and how much does searching many seeds in one batch help?
 
-    python benchmarks/pulse_speed.py                          # small 64x64 and FFHQ-1024 configs
-    python benchmarks/pulse_speed.py --config small64 --batches 1 4 8 16 --steps 20
+    python benchmarks/pulse_speed.py                          # the bundled faces64 (as shipped) and FFHQ-1024
+    python benchmarks/pulse_speed.py --config faces64 small64 --batches 1 4 8 16 --steps 20
 
-Weights are random: the time of a step does not depend on their values. Prints a table and writes
-JSON (default benchmarks/results/pulse_speed.json).
+faces64 is the bundled model the lessons run, loaded as shipped; small64 and ffhq1024 have random
+weights (the time of a step does not depend on their values). Each row also gives the GFLOP of one
+seed-step (convolutions and matrix products of the forward and backward pass, counted by
+torch.utils.flop_counter), the GFLOP/s achieved, and its share of the CPU's matrix-product peak
+measured in the same run with the same threads. Prints a table and writes JSON (default
+benchmarks/results/pulse_speed.json).
 """
 from __future__ import annotations
 
@@ -20,11 +24,41 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pulse_teach import PulseConfig, upsample  # noqa: E402
+from pulse_teach import PulseConfig, load_generator, upsample  # noqa: E402
 from pulse_teach.runtime import resolve_device  # noqa: E402
 from pulse_teach.stylegan2 import FFHQ_1024, SMALL_64, Generator  # noqa: E402
 
-CONFIGS = {"small64": (SMALL_64, 8), "ffhq1024": (FFHQ_1024, 16)}  # generator kwargs, low-res side
+CONFIGS = {  # a generator maker and the low-res side
+    "faces64": (lambda: load_generator("faces64"), 8),
+    "small64": (lambda: Generator(**SMALL_64), 8),
+    "ffhq1024": (lambda: Generator(**FFHQ_1024), 16),
+}
+
+
+def matmul_peak_gflops(device: torch.device, side: int = 2048, repeats: int = 10) -> float:
+    """GFLOP/s of a large float32 matrix product with the current threads: what the machine can reach."""
+    a, b = torch.randn(side, side, device=device), torch.randn(side, side, device=device)
+    for _ in range(2):
+        a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return 2 * side**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def gflop_per_seed_step(generator: Generator, low_side: int) -> float:
+    """Convolution and matrix-product GFLOP of one PULSE step for one seed (forward and backward)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    config = PulseConfig(steps=1, num_seeds=1, image_every=0, gaussian_fit_samples=10_000)
+    upsample(generator, torch.rand(3, low_side, low_side), config)  # the fit, outside the count
+    with FlopCounterMode(display=False) as counter:
+        upsample(generator, torch.rand(3, low_side, low_side), config)
+    return counter.get_total_flops() / 1e9
 
 
 def peak_memory_gb(device: torch.device) -> float:
@@ -50,7 +84,7 @@ def time_steps(generator: Generator, low_side: int, batch: int, steps: int, warm
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--config", nargs="+", default=["faces64", "ffhq1024"], choices=list(CONFIGS))
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 4, 8, 16])
     parser.add_argument("--steps", type=int, default=10, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=2)
@@ -68,10 +102,13 @@ def main() -> None:
         import os
         args.max_memory_gb = 0.7 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     rows = []
+    peak_gflops = matmul_peak_gflops(device)
+    print(f"matrix-product peak: {peak_gflops:.0f} GFLOP/s ({torch.get_num_threads()} threads)", flush=True)
     for name in args.config:
-        kwargs, low_side = CONFIGS[name]
+        make, low_side = CONFIGS[name]
         torch.manual_seed(0)
-        generator = Generator(**kwargs).to(device).eval()
+        generator = make().to(device).eval()
+        gflop = gflop_per_seed_step(generator, low_side)
         base_memory = peak_memory_gb(device)
         per_seed_memory = None
         for batch in args.batches:
@@ -87,14 +124,18 @@ def main() -> None:
                 per_seed_memory = max(peak - base_memory, 0.01)
             rows.append({"config": name, "resolution": generator.resolution, "batch": batch, "ms_per_step": ms,
                          "ms_per_step_per_seed": ms / batch, "seeds_per_s_100_steps": batch / (ms / 1000 * 100),
-                         "s_per_100_steps": ms / 10, "peak_memory_gb": peak})
+                         "s_per_100_steps": ms / 10, "peak_memory_gb": peak, "gflop_per_seed_step": gflop,
+                         "gflops": gflop * batch / (ms / 1000), "share_of_peak": gflop * batch / (ms / 1000) / peak_gflops})
             print(f"{name} batch {batch}: {ms:.1f} ms/step", flush=True)
 
     print(f"\ndevice: {device} ({torch.get_num_threads()} threads), torch {torch.__version__}")
-    print(f"{'config':>9} {'batch':>5} {'ms/step':>9} {'ms/step/seed':>12} {'s/100 steps':>11} {'seeds/s':>8} {'peak GB':>8}")
+    print(f"matrix-product peak {peak_gflops:.0f} GFLOP/s")
+    print(f"{'config':>9} {'batch':>5} {'ms/step':>9} {'ms/step/seed':>12} {'s/100 steps':>11} {'seeds/s':>8} {'peak GB':>8} "
+          f"{'GFLOP/seed-step':>15} {'GFLOP/s':>8} {'of peak':>7}")
     for r in rows:
         print(f"{r['config']:>9} {r['batch']:>5} {r['ms_per_step']:>9.1f} {r['ms_per_step_per_seed']:>12.1f} "
-              f"{r['s_per_100_steps']:>11.2f} {r['seeds_per_s_100_steps']:>8.3f} {r['peak_memory_gb']:>8.2f}")
+              f"{r['s_per_100_steps']:>11.2f} {r['seeds_per_s_100_steps']:>8.3f} {r['peak_memory_gb']:>8.2f} "
+              f"{r['gflop_per_seed_step']:>15.3f} {r['gflops']:>8.1f} {r['share_of_peak']:>7.0%}")
     speedups = {}
     for name in args.config:
         one = [r for r in rows if r["config"] == name and r["batch"] == 1]
@@ -106,6 +147,7 @@ def main() -> None:
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
+                               "matmul_peak_gflops": peak_gflops,
                                "machine": platform.processor() or platform.machine(), "rows": rows,
                                "throughput_vs_batch1": speedups}, indent=2))
     print(f"wrote {out}")

@@ -54,7 +54,8 @@ def run_train(args: argparse.Namespace) -> int:
         ("batch", args.batch), ("lr_g", args.lr_g), ("lr_d", args.lr_d), ("seed", args.seed),
         ("data_workers", args.workers), ("num_threads", args.threads),
         ("snapshots", args.snapshots or None), ("sample_minutes", args.sample_minutes),
-        ("augment", args.augment), ("probe_d", args.probe_d),
+        ("augment", args.augment), ("probe_d", args.probe_d), ("r1_gamma", args.r1_gamma),
+        ("blur_fade_kimg", args.blur_kimg),
     ) if value is not None}
     if args.mapping_lr is not None:
         overrides["generator"] = dict((base or TrainConfig()).generator, mapping_lr_multiplier=args.mapping_lr)
@@ -157,6 +158,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                        "(default: none)")
     train.add_argument("--probe-d", type=float, help="weight of a D head on the frozen attribute probe's "
                        "features (projected-GAN idea; default: 0, off)")
+    train.add_argument("--r1-gamma", type=float, help=f"weight of the R1 penalty on D (default: {TrainConfig.r1_gamma:g})")
+    train.add_argument("--blur-kimg", type=float, help="thousand images over which D's blur fades to none "
+                       f"(default: {TrainConfig.blur_fade_kimg:g})")
     train.add_argument("--mapping-lr", type=float, help="learning-rate multiplier of G's mapping network "
                        "(default: 0.01, StyleGAN's)")
     train.add_argument("--snapshots", action="store_true", help="also export the EMA generator with every sample "
