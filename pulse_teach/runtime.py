@@ -13,6 +13,7 @@ import os
 import platform
 import random
 import signal
+import sys
 import threading
 from typing import Callable, Iterator, TypeVar
 
@@ -47,12 +48,13 @@ THREADS_ENV = "PULSE_TEACH_THREADS"  # "auto" (default), "torch" (torch's own ch
 
 
 def configure_threads(setting: str | int | None = None) -> int:
-    """Set torch's CPU threads for a shared laptop, once, at import; returns the number of threads in use.
+    """Set torch's CPU threads for a shared laptop (``import pulse_teach`` does); returns the threads in use.
 
     setting: None reads PULSE_TEACH_THREADS; "torch" leaves torch's choice; an int n (or "n") uses n threads;
-    "auto" uses ``auto_threads()``, unless OMP_NUM_THREADS or MKL_NUM_THREADS says how many. Raises ValueError for anything else. Why: torch's default, one thread per
-    core whose OpenMP workers spin while they wait, made a lesson's PULSE run 25x slower next to one other busy
-    process on 2 cores (benchmarks/threads.py measures each choice, quiet and busy).
+    "auto" uses ``auto_threads()``, unless OMP_NUM_THREADS or MKL_NUM_THREADS says how many. Raises
+    ValueError for anything else. Why: torch's default, one thread per core whose OpenMP workers spin while
+    they wait, made lesson runs 6-50x slower on a 2-core machine with other work running
+    (benchmarks/threads.py measures each choice, quiet and busy).
     """
     setting = os.environ.get(THREADS_ENV, "auto") if setting is None else setting
     setting = str(setting).strip().lower()
@@ -70,23 +72,22 @@ def configure_threads(setting: str | int | None = None) -> int:
 def auto_threads() -> int:
     """The thread count ``configure_threads("auto")`` uses: all cores this process may run on but one, at least 1.
 
-    The core left over keeps the notebook server and the browser responsive; a run that shares its cores
-    with another busy process waits at every parallel region for the slowest thread, which cost 5-25x on
-    2 cores even with OpenMP waiting passively (benchmarks/threads.py).
+    The core left over keeps the notebook server and the browser responsive, and a run that shares a core
+    with another busy process waits at every parallel region for its slowest thread: next to one busy
+    process on 2 cores, lesson 04's search took 1.3x its time alone with 1 thread, 1.9x with 2 sleeping
+    threads (benchmarks/threads.py, 2026-11-30).
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, cores - 1)
 
 
 def warm_up_in_background() -> threading.Thread | None:
-    """Import what torch's optimisers load on their first use (torch._dynamo, ~3 s) in a daemon thread.
+    """Import what torch's optimisers load on first use (torch._dynamo) in a daemon thread.
 
-    ``import pulse_teach`` calls this, so a lesson's first PULSE step does not wait for it: without it the
-    first Adam of a fresh kernel took 2.8 s of a 2.3 s-later-than-needed first frame. PULSE_TEACH_WARMUP=0
-    turns it off. Returns the thread, or None when there is nothing to do.
+    ``import pulse_teach`` calls this, so a lesson's first PULSE step does not wait for it: in a fresh
+    kernel the first ``torch.optim.Adam`` spent 2.8 s importing it (benchmarks/first_frame.py).
+    PULSE_TEACH_WARMUP=0 turns it off. Returns the thread, or None when there is nothing to do.
     """
-    import sys
-
     if os.environ.get("PULSE_TEACH_WARMUP", "1").strip().lower() in _OFF or "torch._dynamo" in sys.modules:
         return None
     thread = threading.Thread(target=lambda: __import__("torch._dynamo"), name="pulse_teach-warm-up", daemon=True)
@@ -133,9 +134,9 @@ def device_report() -> str:
         props = torch.cuda.get_device_properties(0)
         line += f" ({props.name}, {props.total_memory / 2**30:.0f} GiB)"
     else:
-        waiting = os.environ.get("OMP_WAIT_POLICY", "spinning").lower()
-        line += (f" ({os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads, OpenMP threads {waiting} "
-                 f"while they wait; {THREADS_ENV}={os.environ.get(THREADS_ENV, 'auto')})")
+        idle = "sleep" if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE" else "spin"
+        line += (f" ({os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads whose idle workers {idle}; "
+                 f"{THREADS_ENV}={os.environ.get(THREADS_ENV, 'auto')})")
     return line + ("; fast mode" if fast_mode() else "")
 
 
