@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from .bundled import REINSTALL, data_root
 from .checkpoints import read_generator_file
 from .downloads import NVIDIA_LICENCE_NOTE, fetch
 from .latent import adopt_fit, fit_gaussian, fit_to_dict
@@ -33,7 +34,7 @@ from .storage import atomic_path, cache_dir
 from .stylegan2 import Generator
 
 FORMAT = "pulse_teach.generator/1"
-MODELS_DIR = Path(__file__).resolve().parents[1] / "data" / "models"  # bundled weights, in the repository
+MODELS_DIR = data_root() / "models"  # bundled weights: data/models in the repository, pulse_teach/data/models installed
 NVIDIA_CDN = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/"
 
 
@@ -178,9 +179,11 @@ def load_generator(name_or_path: str | os.PathLike, device: str | torch.device |
         path = model_path(name)
         if not path.is_file():
             present = [row.name for row in list_models() if row.present]
+            card = Path(source.file).with_suffix(".md").name
             raise FileNotFoundError(
-                f"model {name!r} has not been trained and bundled yet (expected {path}); "
-                f"train it with `python -m pulse_teach train` and export it there. Present: {present or 'none'}")
+                f"bundled model {name!r} is missing: no {source.file} in {path.parent} (present: {present or 'none'}). "
+                f"To get it: {REINSTALL}; or train it yourself with the command in its model card "
+                f"(data/models/{card} in the repository) and load the file you export")
         generator = read_generator_file(path)
     else:
         path = Path(name_or_path).expanduser()

@@ -24,10 +24,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import faces
-from .models import MODELS_DIR, read_export, write_export
+from .bundled import REINSTALL, data_root
+from .models import read_export, write_export
 
 FORMAT = "pulse_teach.probe/1"
-PROBE_PATH = MODELS_DIR / "probe.pt"
+PROBE_PATH = data_root() / "models" / "probe.pt"
 EVAL_SEED = 7_000_000  # faces for accuracy figures; training faces use seeds below this
 
 
@@ -216,7 +217,8 @@ def load_probe(path: str | os.PathLike | None = None, device: str | torch.device
     """The bundled probe (or one written by ``save_probe``), float32, in eval mode, gradients off."""
     path = Path(path) if path is not None else PROBE_PATH
     if not path.is_file():
-        raise FileNotFoundError(f"no probe at {path}; train one with `python -m pulse_teach train-probe`")
+        raise FileNotFoundError(f"no probe at {path}. To get it: train one with `python -m pulse_teach train-probe`"
+                                + (f"; or {REINSTALL}" if path == PROBE_PATH else ""))
     config, state, meta = read_export(path, FORMAT)
     probe = AttributeProbe(**config)
     probe.load_state_dict(state)
