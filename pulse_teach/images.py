@@ -9,7 +9,6 @@ from PIL import Image
 
 from .storage import atomic_path
 
-
 PLAIN_MODES = ("RGB", "L", "1", "P")  # 8-bit pictures whose RGB conversion is exact (P only without transparency)
 
 

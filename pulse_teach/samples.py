@@ -20,9 +20,9 @@ import torch
 from PIL import Image
 
 from . import faces
+from .bundled import REINSTALL, data_root
 from .downscale import bicubic_downsample
 from .images import save_image, to_tensor
-from .bundled import REINSTALL, data_root
 
 SAMPLES_DIR = data_root() / "samples"  # data/samples in the repository, pulse_teach/data/samples installed
 SAMPLES_SEED = 9_000_000  # held out: training uses seeds in [10^6, 7 * 10^6), evaluations 7-8 * 10^6

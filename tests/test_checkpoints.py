@@ -13,8 +13,15 @@ from collections import OrderedDict
 import pytest
 import torch
 
-from nvidia_lookalike import (FakePersistent, fake_nvidia_modules, generator_init_kwargs, layer_attrs,
-                              lookalike_pickle, random_generator, stub_of)
+from nvidia_lookalike import (
+    FakePersistent,
+    fake_nvidia_modules,
+    generator_init_kwargs,
+    layer_attrs,
+    lookalike_pickle,
+    random_generator,
+    stub_of,
+)
 from pulse_teach.checkpoints import detect_format, to_rosinality
 from pulse_teach.models import load_generator, save_generator
 from pulse_teach.nvidia_pickle import generator_config, read_network_pickle

@@ -6,8 +6,15 @@ import pytest
 import torch
 from PIL import Image
 
-from pulse_teach.downscale import (DOWNSCALE_METHODS, bicubic_downsample, bicubic_taps, downscale, downscale_matrix,
-                                   null_space_part, project_consistent)
+from pulse_teach.downscale import (
+    DOWNSCALE_METHODS,
+    bicubic_downsample,
+    bicubic_taps,
+    downscale,
+    downscale_matrix,
+    null_space_part,
+    project_consistent,
+)
 
 
 def _reference_taps(factor: int) -> np.ndarray:

@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 COLAB_CELL = (
     '# @title Install pulse_teach (on Colab only; does nothing elsewhere)\n'
     'import sys\n'
+    '\n'
     'if "google.colab" in sys.modules:  # Colab keeps its torch and ipywidgets: pulse_teach sets lower bounds only\n'
     '    get_ipython().run_line_magic("pip", "install -q \\"pulse_teach @ git+https://github.com/pulse-teach/pulse_teach\\"")'
 )

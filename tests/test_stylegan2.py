@@ -9,8 +9,17 @@ import torch
 import torch.nn.functional as F
 
 from pulse_teach.stylegan2 import (
-    FFHQ_256, FFHQ_512, FFHQ_1024, SMALL_64, Generator, SynthesisLayer, ToRGBLayer, modulated_conv2d,
-    setup_filter, upfirdn2d, upsample2d,
+    FFHQ_256,
+    FFHQ_512,
+    FFHQ_1024,
+    SMALL_64,
+    Generator,
+    SynthesisLayer,
+    ToRGBLayer,
+    modulated_conv2d,
+    setup_filter,
+    upfirdn2d,
+    upsample2d,
 )
 
 

@@ -17,8 +17,7 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from ..inputs import (MAX_PIXELS, InputError, PreparedInput, parse_background, parse_crop, prepare_input,
-                      valid_factors)
+from ..inputs import MAX_PIXELS, InputError, PreparedInput, parse_background, parse_crop, prepare_input, valid_factors
 from ..probe import load_probe
 from ..pulse import PulseConfig, PulseResult, PulseStep, missed_eps_advice, upsample
 from ..recovery import recovery_report
