@@ -9,7 +9,7 @@ from a storage that ``torch.load(weights_only=True)`` decoded, and any other glo
     tensors, attrs, info = read_network_pickle("ffhq.pkl")     # G_ema's state_dict, per-layer attributes
     G = generator_from_network_pickle("ffhq.pkl")              # a pulse_teach.stylegan2.Generator
 
-Format and forward pass: ../shared/docs/stylegan2_checkpoints.md §3-§5 (written from NVIDIA's docs,
+Format and forward pass: docs/stylegan2_checkpoints.md §3-§5 (written from NVIDIA's docs,
 no NVIDIA code here).
 """
 from __future__ import annotations

@@ -4,7 +4,7 @@ The search does not recover the true high-res image: many images downscale to th
 and PULSE returns ones the generator finds realistic. Each seed starts from a different random point
 and usually ends at a different, equally consistent, imagined face.
 
-Differences from the official code (see ../shared/docs/pulse_method.md, section 13): acceptance
+Differences from the official code (see docs/pulse_method.md §13): acceptance
 (MSE <= eps) is decided per seed, the best iterate of each seed is returned rather than the last,
 any integer (0 too) is a seed, many seeds run as one batch, and everything runs on the CPU.
 """
@@ -88,7 +88,7 @@ class PulseConfig:
         return cls(**{**PRESETS[name]["config"], **overrides})
 
 
-# The official run (run.py defaults, see ../shared/docs/pulse_method.md §8): one seed, 100 Adam steps at
+# The official run (run.py defaults, see docs/pulse_method.md §8): one seed, 100 Adam steps at
 # LR 0.4, linear1cycledrop, 100*L2 + 0.05*GEOCROSS, eps 2e-3, 18 latents (not tiled), the first 5 noise
 # maps trainable, the last (1024 px) zeroed, each sphere radius = the start's norm. With StyleGAN2 the 5
 # trainable maps are at 4, 8, 8, 16, 16 px (StyleGAN v1 had two 4 px maps), 17 maps in all.

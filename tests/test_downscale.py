@@ -49,7 +49,7 @@ def _reference_downsample(images: np.ndarray, factor: int) -> np.ndarray:
     return out
 
 
-# --- 1. taps against the table in docs/pulse_method.md section 6 -----------------------------------
+# --- 1. taps against the table in docs/pulse_method.md §6 -----------------------------------
 
 @pytest.mark.parametrize(
     "factor, n_negative, tap_min, tap_max",

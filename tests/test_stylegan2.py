@@ -1,4 +1,7 @@
-"""Tests for pulse_teach.stylegan2: NVIDIA's names/shapes/order, and the forward pass re-derived independently."""
+"""Tests for pulse_teach.stylegan2: NVIDIA's names/shapes/order, and the forward pass re-derived independently.
+
+Section numbers (§) refer to docs/stylegan2_checkpoints.md.
+"""
 from __future__ import annotations
 
 import copy
