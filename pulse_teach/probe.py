@@ -25,7 +25,7 @@ from torch import nn
 
 from . import faces
 from .bundled import REINSTALL, data_root
-from .models import read_export, write_export
+from .checkpoints import read_export, write_export
 
 FORMAT = "pulse_teach.probe/1"
 PROBE_PATH = data_root() / "models" / "probe.pt"

@@ -25,7 +25,7 @@ from ..runtime import free_memory, is_out_of_memory, stop_requests
 from ..samples import SAMPLES_DIR, load_sample
 from ..storage import atomic_path, replaced_folder
 from .options import UsageError, add_pulse_options, load_model, preset_factor, pulse_config
-from .reports import foreign_files, print_demo_extras, print_summary, write_failure, write_outputs
+from .reports import Job, foreign_files, print_demo_extras, print_summary, write_failure, write_outputs
 
 UPSAMPLE_EXAMPLES = """examples:
   pulse-teach upsample face.png                           # 8 seeds, 100 steps -> pulse_out/face/
@@ -53,18 +53,6 @@ was done; press it twice to quit at once.
 Exit status: 0 every input done, 1 some inputs failed (unusable, out of memory, not written),
 2 usage error, 130 interrupted.
 """
-
-
-@dataclasses.dataclass
-class Job:
-    """One input of a batch: where it comes from, where its outputs go, and (demo only) the truth."""
-
-    label: str  # how messages and the summary name it
-    source: Path
-    out: Path
-    factor: int | None = None  # None: chosen from the picture
-    truth: torch.Tensor | None = None  # (3, R, R) the face the input was made from, when known
-    attributes: dict | None = None  # the truth's face attributes, when known
 
 
 def _say_stopping() -> None:
