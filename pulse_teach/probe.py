@@ -26,6 +26,7 @@ from torch import nn
 from . import faces
 from .bundled import REINSTALL, data_root
 from .checkpoints import read_export, write_export
+from .runtime import resolve_device
 
 FORMAT = "pulse_teach.probe/1"
 PROBE_PATH = data_root() / "models" / "probe.pt"
@@ -223,4 +224,4 @@ def load_probe(path: str | os.PathLike | None = None, device: str | torch.device
     probe = AttributeProbe(**config)
     probe.load_state_dict(state)
     probe.meta = meta
-    return probe.to(device or "cpu").eval().requires_grad_(False)
+    return probe.to(resolve_device(device or "cpu")).eval().requires_grad_(False)

@@ -23,7 +23,7 @@ from .downscale import bicubic_downsample
 from .images import to_tensor
 from .inputs import prepare_input
 from .latent import GaussianFit, fit_gaussian
-from .runtime import free_memory, is_out_of_memory, resolve_device
+from .runtime import free_memory, is_out_of_memory, module_device
 from .sphere import SphericalOptimizer, geocross
 
 SCHEDULES = ("fixed", "linear1cycle", "linear1cycledrop")
@@ -227,17 +227,15 @@ def upsample(
     seeds: None for config.num_seeds seeds from config.seed, an int n for n seeds from config.seed, or
     an explicit list. Callbacks run after every step. ``should_stop()`` returning True, or a
     KeyboardInterrupt (the kernel's stop button), ends the search early and returns the best so far.
-    ``device`` moves the generator there (one that is not available here raises a one-line ValueError);
-    by default the search runs where the generator is. Running out of memory raises
+    The search runs where the generator is; the generator is never moved. ``device``, if given, only
+    checks that: a generator elsewhere, or a device not available here, raises a one-line ValueError. Running out of memory raises
     ``PulseOutOfMemory`` (a ``torch.OutOfMemoryError``) that says what to change.
     """
     config = config or PulseConfig()
-    if device is not None:
-        generator.to(resolve_device(device))
+    device = module_device(generator, device)
     channels = getattr(generator, "img_channels", 3)
     if channels not in (1, 3):
         raise ValueError(f"the generator makes {channels}-channel images; PULSE works with colour (3) or greyscale (1)")
-    device = next(generator.parameters()).device
     notices = []
     if isinstance(low_res, Image.Image):  # one normalisation for every way a picture enters: prepare_input's
         prepared = prepare_input(low_res, generator.resolution)

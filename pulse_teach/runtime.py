@@ -74,6 +74,22 @@ def resolve_device(name: str | None = "auto") -> torch.device:
     return device
 
 
+def module_device(module: torch.nn.Module, device: str | torch.device | None = None) -> torch.device:
+    """Where ``module``'s parameters are. With ``device``, check that this is where they are; nothing is moved.
+
+    Raises ValueError (one line) when ``device`` is not available here, or when the module is elsewhere:
+    moving a caller's model behind their back would leave it on another device after the call.
+    """
+    where = next(iter(module.parameters()), torch.empty(0)).device
+    if device is None:
+        return where
+    wanted = resolve_device(device)
+    if wanted.type != where.type or (wanted.index is not None and where.index is not None and wanted.index != where.index):
+        raise ValueError(f"the model is on {where}, not {wanted}: move it there first (model.to({str(wanted)!r}), or "
+                         f"load_generator(..., device={str(wanted)!r})), or leave device unset to run where it is")
+    return where
+
+
 def device_report() -> str:
     """One line: torch version, the device a run will use and, on CUDA, the GPU's name and memory."""
     device = default_device()

@@ -38,7 +38,7 @@ from .discriminator import Discriminator, ProbeFeatureHead, augment
 from .images import make_grid, save_image
 from .models import save_generator
 from .probe import load_probe
-from .runtime import stop_requests
+from .runtime import resolve_device, stop_requests
 from .storage import atomic_path
 from .stylegan2 import SMALL_64, Generator
 
@@ -127,8 +127,7 @@ class Trainer:
         self.config = cfg = config
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
-        self.device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto"
-                                   else cfg.device)
+        self.device = resolve_device(cfg.device)
         memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         torch.manual_seed(cfg.seed)
         self.G = Generator(**cfg.generator).to(self.device, memory_format=memory_format)

@@ -16,7 +16,6 @@ import traceback
 from typing import Any, Callable
 
 import ipywidgets as widgets
-import torch
 from IPython.display import display
 
 from ..pulse import OPTIMIZERS, SCHEDULES
@@ -35,7 +34,7 @@ def model_choices() -> list[str]:
     """Model names a lesson offers: the bundled ones, plus the FFHQ downloads when a GPU is present."""
     from ..models import KNOWN_MODELS
 
-    gpu = torch.cuda.is_available()
+    gpu = default_device() != "cpu"
     return [name for name, source in KNOWN_MODELS.items() if source.kind == "bundled" or gpu]
 
 

@@ -22,7 +22,6 @@ from PIL import Image as PILImage
 from ..figures import pulse_figure
 from ..images import enlarge
 from ..pulse import PulseConfig, PulseResult, PulseStep, lr_multiplier, missed_eps_advice, upsample
-from ..runtime import default_device
 from .context import STOP_HINT, stop_requested
 from .panel import LivePanel, show_figure
 
@@ -151,13 +150,14 @@ def live_upsample(generator: torch.nn.Module, low_res, config: PulseConfig | Non
                   final_figure: bool = True, max_seeds: int = 8) -> PulseResult:
     """``upsample`` with a live panel; the kernel's interrupt stops it and the best so far is returned.
 
-    ``device`` defaults to the GPU when there is one. With ``final_figure`` the result figure (truth,
+    It runs where the generator is (load it with ``load_generator(name, device=...)``); ``device``, if
+    given, is only checked (ValueError if the generator is elsewhere). With ``final_figure`` the result figure (truth,
     when given, next to the solutions and their downscales) is left below the panel.
     """
     config = config or PulseConfig()
     panel = LivePanel(period).show()
     monitor = PulseMonitor(panel, config, truth, max_seeds)
-    result = upsample(generator, low_res, config, seeds=seeds, callbacks=monitor, device=device or default_device())
+    result = upsample(generator, low_res, config, seeds=seeds, callbacks=monitor, device=device)
     monitor.finish(result)
     if final_figure:
         show_figure(pulse_figure(result, truth=truth, max_seeds=max_seeds), as_widget=panel.use_widgets)
