@@ -23,14 +23,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import faces
+from . import faces, seed_plan
 from .bundled import REINSTALL, data_root
 from .checkpoints import read_export, write_export
 from .runtime import resolve_device
 
 FORMAT = "pulse_teach.probe/1"
 PROBE_PATH = data_root() / "models" / "probe.pt"
-EVAL_SEED = 7_000_000  # faces for accuracy figures; training faces use seeds below this
+EVAL_SEED = seed_plan.PROBE_EVALUATION  # faces for accuracy figures (seed_plan keeps training faces elsewhere)
 
 
 def _head_sizes() -> dict[str, int]:
@@ -181,8 +181,7 @@ class ProbeEvent:
 
 def train_probe(config: ProbeConfig, callback: Callable[[ProbeEvent], None] | None = None) -> AttributeProbe:
     """Train an AttributeProbe on fresh renders (balanced world, degraded at random); returns it in eval mode."""
-    if config.seed * 10 ** 6 + config.steps > EVAL_SEED:
-        raise ValueError(f"training faces would reach the evaluation faces (seed {EVAL_SEED}); lower seed or steps")
+    first = seed_plan.face_seeds("probe training", config.seed, config.steps).start  # ValueError outside the plan
     torch.manual_seed(config.seed)
     device = torch.device(config.device)
     probe = AttributeProbe(config.width, config.feature_dim).to(device)
@@ -190,7 +189,6 @@ def train_probe(config: ProbeConfig, callback: Callable[[ProbeEvent], None] | No
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.steps)
     rng = torch.Generator().manual_seed(config.seed)
     probe.train()
-    first = config.seed * 10 ** 6
     batches = faces.stream(config.batch, first, 64, config.workers)
     try:
         for step in range(config.steps):

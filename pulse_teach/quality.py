@@ -15,11 +15,11 @@ from collections import Counter
 
 import torch
 
-from . import faces
+from . import faces, seed_plan
 from .probe import AttributeProbe
 from .stylegan2 import Generator
 
-REFERENCE_SEED = 8_000_000  # renders the generated samples are compared with (never used in training)
+REFERENCE_SEED = seed_plan.QUALITY_REFERENCE  # renders the generated samples are compared with (never trained on)
 
 
 def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> float:

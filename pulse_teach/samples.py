@@ -19,13 +19,13 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from . import faces
+from . import faces, seed_plan
 from .bundled import REINSTALL, data_root
 from .downscale import bicubic_downsample
 from .images import save_image, to_tensor
 
 SAMPLES_DIR = data_root() / "samples"  # data/samples in the repository, pulse_teach/data/samples installed
-SAMPLES_SEED = 9_000_000  # held out: training uses seeds in [10^6, 7 * 10^6), evaluations 7-8 * 10^6
+SAMPLES_SEED = seed_plan.LESSON_SAMPLES  # held out: no model or probe trains or is evaluated on these
 LOW_RES_SIDES = (16, 8)
 
 

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import faces
+from . import faces, seed_plan
 from .discriminator import Discriminator, ProbeFeatureHead, augment
 from .images import make_grid, save_image
 from .models import save_generator
@@ -251,7 +251,7 @@ class Trainer:
         """
         cfg, res = self.config, self.G.resolution
         callback = callback or (lambda event: None)
-        first_seed = 10 ** 6 * (cfg.seed + 1) + self.step  # training faces never use seeds < 10^6
+        first_seed = seed_plan.face_seeds("GAN training", cfg.seed, offset=self.step).start  # ValueError outside
         batches = face_batches(cfg.batch, res, first_seed, cfg.skin_tone, cfg.data_workers)
         memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         start, last_sample, last_save = time.perf_counter(), -math.inf, time.perf_counter()
