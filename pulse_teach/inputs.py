@@ -18,7 +18,7 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -60,6 +60,22 @@ def default_factor(resolution: int) -> int:
     """The factor for pictures at the model's size or larger: to 8x8 (x8 at 64 px), 16x16 at 1024 px (the paper's x64)."""
     side = 16 if resolution >= 1024 else 8
     return resolution // side if resolution % side == 0 and resolution // side >= 2 else resolution // valid_sides(resolution)[0]
+
+
+def infer_factor(resolution: int, low_res_size: Sequence[int]) -> int:
+    """The integer factor from a (h, w) low-res input to the generator's side ``resolution``.
+
+    The one factor rule: the input must be square with a side that divides ``resolution`` (factor 1, a
+    full-size input, is a plain projection). Raises ValueError (saying what to do) otherwise;
+    ``prepare_input`` makes any picture fit, with a side from ``valid_sides``.
+    """
+    h, w = int(low_res_size[0]), int(low_res_size[1])
+    if h != w:
+        raise ValueError(f"the low-res image must be square, got {h}x{w}; crop it first (prepare_input does)")
+    if h < 1 or resolution % h:
+        raise ValueError(f"the generator makes {resolution}x{resolution} images, which is not an integer multiple "
+                         f"of {h}x{h}; resize the input to one of {valid_sides(resolution)} (prepare_input does)")
+    return resolution // h
 
 
 def valid_factors(resolution: int) -> list[int]:

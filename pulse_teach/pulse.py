@@ -21,6 +21,7 @@ from PIL import Image
 
 from .downscale import bicubic_downsample
 from .images import to_tensor
+from .inputs import infer_factor as infer_factor  # re-exported; the factor rule lives in inputs
 from .inputs import prepare_input
 from .latent import GaussianFit, fit_gaussian
 from .runtime import free_memory, is_out_of_memory, module_device
@@ -291,18 +292,6 @@ def _upsample(generator, target, factor, config, seeds, callbacks, should_stop, 
             _merge(result, retry, missed)
     result.wall_time = time.perf_counter() - start
     return result
-
-
-def infer_factor(resolution: int, low_res_size: Sequence[int]) -> int:
-    """The integer factor from the low-res side to the generator's side, or a clear error."""
-    h, w = int(low_res_size[0]), int(low_res_size[1])
-    if h != w:
-        raise ValueError(f"the low-res image must be square, got {h}x{w}; crop it first")
-    if resolution % h:
-        valid = [resolution // 2**k for k in range(1, int(np.log2(resolution))) if resolution // 2**k >= 2]
-        raise ValueError(f"the generator makes {resolution}x{resolution} images, which is not an integer multiple "
-                         f"of {h}x{h}; resize the input to one of {valid}")
-    return resolution // h
 
 
 def restart_seed(seed: int, attempt: int) -> int:

@@ -76,6 +76,11 @@ def test_infer_factor():
         infer_factor(64, (8, 16))
     with pytest.raises(ValueError, match="not an integer multiple"):
         infer_factor(64, (10, 10))
+    with pytest.raises(ValueError, match=r"resize the input to one of \[2, 4, 8, 16, 32\]"):  # the sides inputs makes
+        infer_factor(64, (48, 48))
+    assert infer_factor(64, (64, 64)) == 1  # a full-size input: PULSE as a projection
+    from pulse_teach import inputs, pulse
+    assert pulse.infer_factor is inputs.infer_factor  # one factor rule
 
 
 def test_every_seed_in_one_batch_reaches_eps(generator, target):
