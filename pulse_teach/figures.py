@@ -7,14 +7,14 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from .images import enlarge, make_grid
+from .images import enlarge, make_grid, to_display
 
 if TYPE_CHECKING:
     from .pulse import PulseResult
 
 
 def _show(ax, image: torch.Tensor, title: str = "", color: str = "black") -> None:
-    ax.imshow(image.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy(), interpolation="nearest")
+    ax.imshow(to_display(image), interpolation="nearest")
     ax.set_title(title, fontsize=8, color=color)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -63,7 +63,7 @@ def images_figure(images: torch.Tensor, title: str = "", ncol: int | None = None
     height = width * grid.shape[1] / grid.shape[2]
     fig = Figure(figsize=(width, height + (0.3 if title else 0)))
     ax = fig.add_axes((0, 0, 1, height / (height + (0.3 if title else 0))))
-    ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+    ax.imshow(to_display(grid), interpolation="nearest")
     ax.axis("off")
     if title:
         fig.suptitle(title, fontsize=10, y=0.995, va="top")
@@ -86,12 +86,12 @@ def gallery_figure(result: PulseResult, max_per_row: int = 8) -> Figure:
         axes = sub.subplots(2, cols, squeeze=False)
         for ax in axes.flat:
             ax.axis("off")
-        axes[0, 0].imshow(target.permute(1, 2, 0).numpy(), interpolation="nearest")
+        axes[0, 0].imshow(to_display(target), interpolation="nearest")
         axes[0, 0].set_title(f"input {result.target.shape[-1]}px", fontsize=8)
         for j, i in enumerate(slots, start=1):
-            axes[0, j].imshow(result.images[i].clamp(0, 1).permute(1, 2, 0).numpy())
+            axes[0, j].imshow(to_display(result.images[i]))
             axes[0, j].set_title(f"seed {result.seeds[i]}", fontsize=8, color=color)
-            axes[1, j].imshow(enlarge(result.downscaled[i], big).clamp(0, 1).permute(1, 2, 0).numpy(),
+            axes[1, j].imshow(to_display(enlarge(result.downscaled[i], big)),
                               interpolation="nearest")
             axes[1, j].set_title(f"MSE {float(result.l2[i]):.1e}", fontsize=7)
         axes[1, 0].text(0.5, 0.5, "each one\ndownscaled \u2192", ha="center", va="center", fontsize=8)
@@ -117,12 +117,12 @@ def bias_figure(report: dict, results: dict[tuple[str, str], "PulseResult"], sam
             result, stats = results[name, sample.name], report["models"][name]["per_sample"][sample.name]
             left = fig.add_subplot(grid[row, 0])
             first = enlarge(sample.low_res[report["side"]], sample.truth.shape[-1]) if m == 0 else sample.truth
-            left.imshow(first.clamp(0, 1).permute(1, 2, 0).numpy(), interpolation="nearest")
+            left.imshow(to_display(first), interpolation="nearest")
             left.set_title(f"{sample.name} input" if m == 0 else "truth (unseen)", fontsize=7)
             images = result.images.detach().clamp(0, 1).cpu()  # (S, 3, R, R)
             faded = torch.where(result.accepted.cpu()[:, None, None, None], images, 0.25 * images + 0.75)
             ax = fig.add_subplot(grid[row, 1])
-            ax.imshow(make_grid(faded, ncol=columns).permute(1, 2, 0).numpy())
+            ax.imshow(to_display(make_grid(faded, ncol=columns)))
             dark, tone = stats["share_dark"], stats["mean_skin_tone"]
             reading = "" if dark != dark else f", {dark:.0%} read as dark, mean skin tone {tone:.2f}"
             ax.set_title(f"{name}: {stats['accepted']}/{stats['seeds']} accepted{reading} "

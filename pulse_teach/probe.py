@@ -26,6 +26,7 @@ from torch import nn
 from . import faces, seed_plan
 from .bundled import REINSTALL, data_root
 from .checkpoints import read_export, write_export
+from .images import from_uint8
 from .runtime import resolve_device
 
 FORMAT = "pulse_teach.probe/1"
@@ -154,7 +155,7 @@ def evaluate(probe: AttributeProbe, attribute_dicts: list[dict], images: torch.T
 def eval_set(n: int = 1000, seed: int = EVAL_SEED, size: int = 64) -> tuple[list[dict], torch.Tensor]:
     """A fixed set of fresh renders the probe never trained on: (attribute dicts, (n, 3, R, R) in [0, 1])."""
     images, attribute_dicts = faces.dataset(n, seed, size)
-    return attribute_dicts, torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
+    return attribute_dicts, from_uint8(images)
 
 
 @dataclass
@@ -193,7 +194,7 @@ def train_probe(config: ProbeConfig, callback: Callable[[ProbeEvent], None] | No
     try:
         for step in range(config.steps):
             images, attribute_dicts = next(batches), faces.sample_attributes(config.batch, first + step)
-            x = degrade(torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255, rng)  # (B, 3, 64, 64)
+            x = degrade(from_uint8(images), rng)  # (B, 3, 64, 64)
             targets = {k: v.to(device) for k, v in labels_to_tensors(attribute_dicts).items()}
             loss = probe_loss(probe(x.to(device)), targets)
             optimizer.zero_grad(set_to_none=True)

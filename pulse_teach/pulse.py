@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from .downscale import bicubic_downsample
-from .images import to_tensor
+from .images import from_generator, to_tensor
 from .inputs import infer_factor as infer_factor  # re-exported; the factor rule lives in inputs
 from .inputs import prepare_input
 from .latent import GaussianFit, fit_gaussian
@@ -400,7 +400,7 @@ class _Search:
                     synthesised = synthesised.float()  # the losses stay in float32
                 if synthesised.shape[1] == 1:  # a greyscale generator: its faces in grey RGB
                     synthesised = synthesised.expand(-1, 3, -1, -1)
-                images = (synthesised + 1) / 2  # (S, 3, R, R)
+                images = from_generator(synthesised)  # (S, 3, R, R), not clamped: the loss sees all of it
                 downscaled = bicubic_downsample(images, self.factor)  # (S, 3, h, w)
                 l2 = (downscaled - self.target).pow(2).mean(dim=(1, 2, 3))  # (S,)
                 terms = {"L2": l2.clamp_min(cfg.eps),

@@ -16,6 +16,7 @@ from collections import Counter
 import torch
 
 from . import faces, seed_plan
+from .images import from_generator, from_uint8
 from .probe import AttributeProbe
 from .stylegan2 import Generator
 
@@ -44,13 +45,13 @@ def generate(generator: Generator, n: int, seed: int, batch: int = 128, truncati
     device = next(generator.parameters()).device
     chunks = [generator(z[i:i + batch].to(device), truncation_psi=truncation_psi, noise_mode="const")
               for i in range(0, n, batch)]
-    return torch.cat(chunks).add(1).div(2).clamp(0, 1).cpu()
+    return from_generator(torch.cat(chunks), clamp=True).cpu()
 
 
 def renders(n: int, seed: int = REFERENCE_SEED, **overrides) -> tuple[list[dict], torch.Tensor]:
     """n fresh renders of the face world: (attribute dicts, (n, 3, 64, 64) in [0, 1])."""
     images, attribute_dicts = faces.dataset(n, seed, **overrides)
-    return attribute_dicts, torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
+    return attribute_dicts, from_uint8(images)
 
 
 def distribution(attribute_dicts: list[dict]) -> dict[str, dict[str, float]]:

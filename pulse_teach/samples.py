@@ -22,7 +22,7 @@ from PIL import Image
 from . import faces, seed_plan
 from .bundled import REINSTALL, data_root
 from .downscale import bicubic_downsample
-from .images import save_image, to_tensor
+from .images import from_uint8, save_image, to_tensor
 
 SAMPLES_DIR = data_root() / "samples"  # data/samples in the repository, pulse_teach/data/samples installed
 SAMPLES_SEED = seed_plan.LESSON_SAMPLES  # held out: no model or probe trains or is evaluated on these
@@ -47,7 +47,7 @@ def write_samples(out_dir: str | os.PathLike = SAMPLES_DIR, per_group: int = 4) 
     names, index = [], []
     for g, group in enumerate(("light", "dark")):
         images, attribute_dicts = faces.dataset(per_group, SAMPLES_SEED + g, skin_tone=group)
-        truths = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255  # (n, 3, 64, 64)
+        truths = from_uint8(images)  # (n, 3, 64, 64)
         for i, (truth, attributes) in enumerate(zip(truths, attribute_dicts)):
             name = f"face{len(names)}"
             save_image(truth, out_dir / f"{name}_64.png")

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from . import faces, seed_plan
 from .discriminator import Discriminator, ProbeFeatureHead, augment
-from .images import make_grid, save_image
+from .images import from_generator, make_grid, save_image
 from .models import save_generator
 from .probe import load_probe
 from .runtime import resolve_device, stop_requests
@@ -195,7 +195,7 @@ class Trainer:
         images = augment(images, self.config.augment, self.rng)
         logits = self.D(images)  # (N,)
         if self.probe_head is not None:
-            feats = self.probe.features(images.add(1).div(2))  # (N, feature_dim); frozen, but passes gradients
+            feats = self.probe.features(from_generator(images))  # (N, feature_dim); frozen, but passes gradients
             logits = logits + self.config.probe_d * self.probe_head(feats)
         return logits
 
@@ -319,7 +319,7 @@ class Trainer:
         """8x8 grid of G_ema on the run's fixed latents -> samples/step{step:06d}.png."""
         images = self.G_ema(self.sample_z.to(self.device), noise_mode="const")  # (64, 3, R, R)
         path = self.run_dir / "samples" / f"step{self.step:06d}.png"
-        save_image(make_grid(images.add(1).div(2).clamp(0, 1).cpu(), ncol=8), path)
+        save_image(make_grid(from_generator(images, clamp=True).cpu(), ncol=8), path)
         if self.config.snapshots:
             self.export(path.with_suffix(".pt"))
         return path

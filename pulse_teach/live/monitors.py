@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
 from ..figures import pulse_figure
-from ..images import enlarge
+from ..images import enlarge, to_display
 from ..pulse import PulseConfig, PulseResult, PulseStep, lr_multiplier, missed_eps_advice, upsample
 from .context import STOP_HINT, stop_requested
 from .panel import LivePanel, show_figure
@@ -78,7 +78,7 @@ class PulseMonitor:
             if image.shape[-1] != big:
                 image = torch.nn.functional.interpolate(image[None], size=(big, big), mode="area")[0]
             top, left = pad + row * cell, pad + col * cell
-            canvas[top:top + big, left:left + big] = image.clamp(0, 1).permute(1, 2, 0).numpy()
+            canvas[top:top + big, left:left + big] = to_display(image)
 
         put(0, 0, enlarge(e.target, big))
         if self.truth is not None:
