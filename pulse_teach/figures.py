@@ -133,3 +133,53 @@ def bias_figure(report: dict, results: dict[tuple[str, str], "PulseResult"], sam
                  f"({report['steps']} steps, {n_seeds} seeds)\nfaded: rejected seeds; skin tone 0 = lightest, "
                  "1 = darkest, 0.5 and above read as dark", fontsize=9)
     return fig
+
+
+def picture(ax, image: torch.Tensor, title: str = "", size: int = 64, color: str = "black", ylabel: str = "") -> None:
+    """One (3, h, w) image in [0, 1] on an axis, enlarged to ``size`` so that the pixels of small ones show."""
+    ax.imshow(to_display(enlarge(image.detach().float(), size)), interpolation="nearest")
+    ax.set_title(title, fontsize=8, color=color)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.set(xticks=[], yticks=[])
+
+
+def sphere_search_figure(target: torch.Tensor, searches: dict[str, PulseResult], latent_norms: dict[str, torch.Tensor],
+                         radius: float) -> Figure:
+    """Lesson 03: searches from the same seeds side by side (one row each: the (3, h, w) input, then each
+    seed's solution), their mean MSE per step, and ``latent_norms[name]`` ((S, num_ws): the norm of each
+    per-layer latent of the solutions) against the sphere ``radius``."""
+    fig = Figure(figsize=(10, 5.2), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.25, 1])
+    seeds = min(len(result.images) for result in searches.values())
+    axes = top.subplots(len(searches), seeds + 1, squeeze=False)
+    for row, (name, result) in enumerate(searches.items()):
+        picture(axes[row, 0], target, "input 8px" if row == 0 else "", ylabel=name)
+        for i in range(seeds):
+            picture(axes[row, i + 1], result.images[i])
+    ax_mse, ax_norm = bottom.subplots(1, 2)
+    for (name, result), color in zip(searches.items(), ("tab:red", "tab:blue", "tab:green", "tab:orange")):
+        ax_mse.semilogy(result.history["l2"].mean(1), color=color, label=name)
+        norms = latent_norms[name]
+        ax_norm.plot(norms.T, "o", color=color, ms=3, label=[name] + [None] * (len(norms) - 1))
+    ax_norm.axhline(radius, color="black", ls=":", lw=1, label="sqrt(d)")
+    ax_mse.set(xlabel="step", title="downscaling MSE (mean over seeds)")
+    ax_norm.set(xlabel="layer", ylim=(0, None), title="norm of each per-layer latent of the solutions")
+    ax_mse.legend(fontsize=8)
+    ax_norm.legend(fontsize=8)
+    return fig
+
+
+def interpolation_figure(ts: torch.Tensor, path_norms: dict[str, torch.Tensor], distances: dict[str, torch.Tensor],
+                         average: torch.Tensor) -> Figure:
+    """Lesson 03: per path (lerp, slerp) its norm / sqrt(d) and its pictures' distance to the average face
+    along t, next to the (3, H, W) average face itself."""
+    fig = Figure(figsize=(10, 2.8), layout="constrained")
+    ax_norm, ax_avg, ax_img = fig.subplots(1, 3, width_ratios=[1, 1, 0.5])
+    for name in path_norms:
+        ax_norm.plot(ts, path_norms[name], "o-", label=name)
+        ax_avg.plot(ts, distances[name], "o-", label=name)
+    ax_norm.set(xlabel="t", ylabel=r"$\|v(t)\| / \sqrt{d}$", ylim=(0, 1.1), title="norm along the path")
+    ax_avg.set(xlabel="t", title="pixel distance to the average face")
+    ax_norm.legend()
+    picture(ax_img, average, "average face (v = 0)")
+    return fig
