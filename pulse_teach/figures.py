@@ -183,3 +183,91 @@ def interpolation_figure(ts: torch.Tensor, path_norms: dict[str, torch.Tensor], 
     ax_norm.legend()
     picture(ax_img, average, "average face (v = 0)")
     return fig
+
+
+def agreement_figure(summary: dict, title: str) -> Figure:
+    """Lesson 05: per attribute (``summary[name]`` with "agreement", "chance", "coarse"), how often the
+    solutions match the truth (bars; blue coarse, orange fine) against chance (black ticks)."""
+    names = list(summary)
+    fig = Figure(figsize=(9, 3.2), layout="constrained")
+    ax = fig.add_subplot()
+    x = np.arange(len(names))
+    colours = ["tab:blue" if summary[n]["coarse"] else "tab:orange" for n in names]
+    ax.bar(x, [summary[n]["agreement"] for n in names], color=colours)
+    ax.scatter(x, [summary[n]["chance"] for n in names], marker="_", s=400, color="black", zorder=3, label="chance")
+    ax.set_xticks(x, names, rotation=40, ha="right", fontsize=8)
+    ax.set_ylim(0, 1.22)
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.set_ylabel("solutions matching the truth")
+    ax.axvline(sum(summary[n]["coarse"] for n in names) - 0.5, color="grey", lw=0.8, ls=":")
+    ax.text(0.02, 0.97, "coarse: in the 8x8 input", color="tab:blue", transform=ax.transAxes, va="top", fontsize=8)
+    ax.text(0.98, 0.97, "fine: not in the input", color="tab:orange", transform=ax.transAxes, va="top", ha="right",
+            fontsize=8)
+    ax.legend(loc="upper center", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    return fig
+
+
+def readings_figure(images: torch.Tensor, readings: list[dict], attributes: list[str], title: str) -> Figure:
+    """Lesson 05: (N, 3, H, W) images, the first the truth, and under each its ``attributes`` as
+    ``readings[i]`` gives them (red where they differ from the truth's, ``readings[0]``)."""
+    columns = max(len(images), 6)
+    fig = Figure(figsize=(1.3 * columns, 3.4), layout="constrained")
+    axes = fig.subplots(2, columns, squeeze=False, height_ratios=[1, 1])
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, (image, reading) in enumerate(zip(images, readings)):
+        axes[0, i].imshow(to_display(image))
+        axes[0, i].set_title("truth (unseen)" if i == 0 else f"solution {i}", fontsize=8)
+        for k, attribute in enumerate(attributes):
+            same = reading[attribute] == readings[0][attribute]
+            axes[1, i].text(0.5, 1 - k / len(attributes), f"{attribute}: {reading[attribute]}", ha="center", va="top",
+                            fontsize=6.5, color="black" if i == 0 or same else "tab:red", transform=axes[1, i].transAxes)
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def diversity_figure(pairwise, to_truth, reference: float) -> Figure:
+    """Lesson 05: one point per input face, mean distance among its solutions against their mean distance to
+    the true face, with the diagonal and the distance between two random faces (``reference``)."""
+    fig = Figure(figsize=(4.2, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.scatter(pairwise, to_truth, color="tab:purple", label="one input face")
+    top = 1.3 * np.nanmax(np.r_[pairwise, to_truth, 0.05])
+    ax.plot([0, top], [0, top], color="grey", ls="--", lw=1, label="as far from the truth as from each other")
+    if reference < top:
+        ax.axvline(reference, color="tab:green", ls=":", lw=1, label="two random faces")
+    else:
+        ax.plot([], [], " ", label=f"two random faces: {reference:.2f} (off the chart)")
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.set_xlabel("mean distance among the solutions")
+    ax.set_ylabel("mean distance to the true face")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("Recovered faces would sit far below the diagonal", fontsize=9)
+    return fig
+
+
+def skin_readings_figure(bias: dict, prior: dict, names: list[str], true_tones: list[float], threshold: float) -> Figure:
+    """Lesson 05: per model of a ``bias_experiment`` report and per input face in ``names``, the share of
+    accepted solutions read as dark (bars; dashed: the model's share with no input, ``prior``) and their
+    mean skin tone next to the truth's (stars)."""
+    fig = Figure(figsize=(7, 3.0), layout="constrained")
+    ax_share, ax_tone = fig.subplots(1, 2)
+    x = np.arange(len(names))
+    for k, (model, colour) in enumerate(zip(bias["models"], ("tab:brown", "tab:orange"))):
+        rows = bias["models"][model]["per_sample"]
+        ax_share.bar(x + (k - 0.5) * 0.38, [rows[n]["share_dark"] for n in names], 0.38, color=colour, label=model)
+        ax_tone.scatter(x + (k - 0.5) * 0.2, [rows[n]["mean_skin_tone"] for n in names], color=colour, label=model)
+        ax_share.axhline(prior[model]["share_dark"], color=colour, ls="--", lw=1)  # what it draws with no input
+    ax_share.plot([], [], color="grey", ls="--", lw=1, label="random faces, no input")
+    ax_tone.scatter(x, true_tones, marker="*", s=90, color="black", label="truth")
+    ax_tone.axhline(threshold, color="grey", ls=":", lw=1)
+    for ax, label in ((ax_share, "accepted solutions read as dark"), (ax_tone, "mean skin tone (1 = darkest)")):
+        ax.set_xticks(x, names, fontsize=8)
+        ax.set_ylim(0, 1.4)
+        ax.set_yticks(np.linspace(0, 1, 6))
+        ax.set_ylabel(label, fontsize=8)
+        ax.legend(fontsize=6.5, loc="upper left", ncol=2)
+    fig.suptitle("The same dark-skinned 8x8 inputs, two generators", fontsize=9)
+    return fig
