@@ -184,7 +184,10 @@ _TRANSFORMS = {
 
 def generator_from_state_dict(path: str | os.PathLike, found: tuple | None = None) -> Generator:
     """Build a Generator from a rosinality ``.pt`` (converted, trained, or a bare g_ema state dict) or a bare
-    state dict in NVIDIA's names; ``found`` is ``found_generator``'s answer when the file was already read."""
+    state dict in NVIDIA's names; ``found`` is ``found_generator``'s answer when the file was already read.
+
+    Raises ValueError (naming the file) when it holds no StyleGAN2 generator or one that does not fit.
+    """
     path = Path(path)
     if found is None:
         found = found_generator(_load_torch_safe(path))
@@ -297,6 +300,8 @@ def write_export(path: str | os.PathLike, fmt: str, module: torch.nn.Module, con
 
     ``meta`` must be JSON-like (dicts, lists, strings, numbers, None): it is stored as such so the file
     keeps loading with ``weights_only=True``. Generators and the attribute probe share this format.
+
+    Raises TypeError when ``meta`` is not JSON-serialisable.
     """
     try:
         meta = json.loads(json.dumps(meta or {}))  # plain types only (tuples become lists)
@@ -311,7 +316,10 @@ def write_export(path: str | os.PathLike, fmt: str, module: torch.nn.Module, con
 
 
 def read_export(path: Path, fmt: str, payload: dict | None = None) -> tuple[dict, dict, dict]:
-    """(config, float32 state_dict, meta) of a ``write_export`` file (or its already loaded ``payload``); no code runs."""
+    """(config, float32 state_dict, meta) of a ``write_export`` file (or its already loaded ``payload``); no code runs.
+
+    Raises ValueError when the file is not a ``write_export`` file of format ``fmt``.
+    """
     if payload is None:
         payload = torch.load(path, map_location="cpu", weights_only=True)  # refuses code and arbitrary objects
     if not isinstance(payload, dict) or payload.get("format") != fmt:
@@ -327,6 +335,8 @@ def save_generator(path: str | os.PathLike, generator: Generator, meta: dict | N
 
     With ``gaussian_fit_samples`` the Gaussianised-W fit of the weights as stored (float16) ships in the
     file's meta, so PULSE's first step after ``load_generator`` does not wait for a fit.
+
+    Raises TypeError for anything but a ``pulse_teach.stylegan2.Generator``.
     """
     if not isinstance(generator, Generator):
         raise TypeError(f"expected a pulse_teach.stylegan2.Generator, got {type(generator).__name__}")

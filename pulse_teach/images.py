@@ -17,7 +17,7 @@ def to_tensor(image) -> torch.Tensor:
 
     Pictures that need more than a plain RGB conversion (transparency, 16-bit or float modes) and arrays
     that are not uint8 or floats in [0, 1] raise a ValueError naming ``inputs.prepare_input``, which
-    handles them the way the command line does.
+    handles them the way the command line does. Other shapes raise ValueError, other types TypeError.
     """
     if isinstance(image, Image.Image):
         if image.mode not in PLAIN_MODES or "transparency" in image.info:
@@ -78,7 +78,10 @@ def to_display(image: torch.Tensor) -> np.ndarray:
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:
-    """A (3, H, W) tensor in [0, 1] -> an RGB PIL image (values clamped)."""
+    """A (3, H, W) tensor in [0, 1] -> an RGB PIL image (values clamped).
+
+    Raises ValueError for a tensor that is not (3, H, W) or (1, 3, H, W).
+    """
     if image.ndim == 4 and image.shape[0] == 1:
         image = image[0]
     if image.ndim != 3 or image.shape[0] != 3:

@@ -105,7 +105,10 @@ def parse_crop(spec: str) -> tuple[int, int, int, int]:
 
 
 def parse_background(spec: str | tuple) -> tuple[int, int, int]:
-    """A colour name, '#rrggbb' or 'r,g,b' -> an (r, g, b) tuple of 0-255 ints."""
+    """A colour name, '#rrggbb' or 'r,g,b' -> an (r, g, b) tuple of 0-255 ints.
+
+    Raises ValueError for anything else.
+    """
     if isinstance(spec, tuple):
         return tuple(int(v) for v in spec[:3])
     try:

@@ -72,7 +72,10 @@ class ModelInfo:
 
 
 def model_path(name: str) -> Path:
-    """The local file of a known model name (which may not exist yet)."""
+    """The local file of a known model name (which may not exist yet).
+
+    Raises KeyError for an unknown name, ValueError for an unknown source kind.
+    """
     source = KNOWN_MODELS[name]
     if source.kind == "bundled":
         return MODELS_DIR / source.file
@@ -108,7 +111,9 @@ def load_generator(name_or_path: str | os.PathLike, device: str | torch.device |
     mode with gradients off (PULSE differentiates w.r.t. latents, not weights); the file's meta is
     kept as ``generator.meta``. What loading had to rebuild (e.g. noise maps a file lacks) is in
     ``generator.meta["notices"]`` and issued as ``ModelNotice`` warnings. A ``device`` that is not
-    available here raises a one-line ValueError.
+    available here raises a one-line ValueError, and so does an unknown name that is not a file.
+    Raises FileNotFoundError (saying how to get it) for a bundled model missing from this install, or an
+    NVIDIA model not downloaded yet with ``download=False``.
     """
     device = resolve_device(device or "cpu")
     name = str(name_or_path)

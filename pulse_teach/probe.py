@@ -214,7 +214,11 @@ def save_probe(path: str | os.PathLike, probe: AttributeProbe, meta: dict | None
 
 
 def load_probe(path: str | os.PathLike | None = None, device: str | torch.device | None = None) -> AttributeProbe:
-    """The bundled probe (or one written by ``save_probe``), float32, in eval mode, gradients off."""
+    """The bundled probe (or one written by ``save_probe``), float32, in eval mode, gradients off.
+
+    Raises FileNotFoundError (saying how to get it) when there is no probe at ``path``; ValueError for a file
+    of another format or a device not available here.
+    """
     path = Path(path) if path is not None else PROBE_PATH
     if not path.is_file():
         raise FileNotFoundError(f"no probe at {path}. To get it: train one with `python -m pulse_teach train-probe`"

@@ -83,7 +83,10 @@ class PulseConfig:
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "PulseConfig":
-        """The official PULSE run for ``name`` in PRESETS (e.g. "x64": 16x16 -> 1024x1024), with overrides."""
+        """The official PULSE run for ``name`` in PRESETS (e.g. "x64": 16x16 -> 1024x1024), with overrides.
+
+        Raises ValueError for an unknown preset name.
+        """
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
         return cls(**{**PRESETS[name]["config"], **overrides})
@@ -101,7 +104,10 @@ PRESETS: dict[str, dict] = {
 
 
 def parse_loss(spec: str) -> list[tuple[float, str]]:
-    """'100*L2+0.05*GEOCROSS' -> [(100.0, 'L2'), (0.05, 'GEOCROSS')]; a bare name has weight 1."""
+    """'100*L2+0.05*GEOCROSS' -> [(100.0, 'L2'), (0.05, 'GEOCROSS')]; a bare name has weight 1.
+
+    Raises ValueError for an unknown term or a weight that is not a number.
+    """
     terms = []
     for part in spec.replace(" ", "").split("+"):
         weight, _, name = part.rpartition("*")
@@ -116,7 +122,10 @@ def parse_loss(spec: str) -> list[tuple[float, str]]:
 
 
 def lr_multiplier(schedule: str, step: int, steps: int) -> float:
-    """The factor on the base learning rate at ``step`` (0 .. steps-1), as in the official code."""
+    """The factor on the base learning rate at ``step`` (0 .. steps-1), as in the official code.
+
+    Raises ValueError for an unknown schedule.
+    """
     x, s = step, steps
     if schedule == "fixed":
         return 1.0
@@ -375,6 +384,7 @@ class _Search:
         return latent.requires_grad_(True), noise
 
     def run(self, seeds: list[int], attempt: int) -> _Run:
+        """Raises KeyboardInterrupt when stopped before its first step finished (nothing to return)."""
         cfg, g = self.config, self.generator
         latent, noise = self.initial_state(seeds)
         params = [latent] + [noise[i] for i in self.trainable]

@@ -24,7 +24,10 @@ REFERENCE_SEED = seed_plan.QUALITY_REFERENCE  # renders the generated samples ar
 
 
 def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
-    """|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2)) between two (N, D) clouds of features."""
+    """|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2)) between two (N, D) clouds of features.
+
+    Raises ValueError unless both are (N, D) feature sets with the same D and N >= 2.
+    """
     a, b = features_a.double(), features_b.double()
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
         raise ValueError(f"expected two (N, D) feature sets with the same D and N >= 2, got "

@@ -37,7 +37,10 @@ def by_mode(full: T, fast: T) -> T:
 
 
 def shrink(config: T, **fast_values) -> T:
-    """A copy of the dataclass ``config`` with ``fast_values`` applied in fast mode; ``config`` itself otherwise."""
+    """A copy of the dataclass ``config`` with ``fast_values`` applied in fast mode; ``config`` itself otherwise.
+
+    Raises TypeError for anything but a dataclass instance.
+    """
     if not dataclasses.is_dataclass(config) or isinstance(config, type):
         raise TypeError(f"expected a dataclass instance such as PulseConfig(), got {config!r}")
     return dataclasses.replace(config, **fast_values) if fast_mode() else config
@@ -59,7 +62,10 @@ def default_device() -> str:
 
 
 def resolve_device(name: str | None = "auto") -> torch.device:
-    """'auto' (or None) is ``default_device()``; a name such as 'cuda' or 'cuda:1' must be available here."""
+    """'auto' (or None) is ``default_device()``; a name such as 'cuda' or 'cuda:1' must be available here.
+
+    Raises ValueError (one line, listing what is available) for an unknown or unavailable device.
+    """
     if name is None or name == "auto":
         return torch.device(default_device())
     available = available_devices()

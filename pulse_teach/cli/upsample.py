@@ -61,7 +61,10 @@ def _say_stopping() -> None:
 
 
 def run_upsample(args: argparse.Namespace) -> int:
-    """PULSE on each picture named on the command line."""
+    """PULSE on each picture named on the command line.
+
+    Raises UsageError (one line) for bad options; failures of single inputs are reported, not raised.
+    """
     try:
         crop = parse_crop(args.crop) if args.crop else None
         background = parse_background(args.background)
@@ -99,7 +102,11 @@ def _int_or_usage(option: str, value: str) -> int:
 
 def run_jobs(jobs: list[Job], args: argparse.Namespace, out: Path, crop=None, background=(255, 255, 255),
              probe=None, expect_resolution: int | None = None) -> int:
-    """Run PULSE on every job in turn; bad inputs are reported and skipped; Ctrl-C keeps what is done."""
+    """Run PULSE on every job in turn; bad inputs are reported and skipped; Ctrl-C keeps what is done.
+
+    Raises UsageError for a model the demo cannot use, an output folder holding foreign files, or a factor that
+    does not divide the model's side.
+    """
     config = pulse_config(args)
     for job in jobs:  # each input's folder is replaced as a whole: it must hold only what a PULSE run writes
         foreign = foreign_files(job.out)

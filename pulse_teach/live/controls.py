@@ -54,6 +54,8 @@ def config_widgets(config, fields=None, ranges: dict | None = None, options: dic
     """One control per dataclass field: Dropdown (options), Checkbox (bool), slider (with a range) or text box.
 
     ranges: name -> (low, high) or (low, high, step), or (low, high, "log") for a log slider.
+
+    Raises TypeError for a non-dataclass or a field with no control, ValueError for unknown field names.
     """
     if not dataclasses.is_dataclass(config) or isinstance(config, type):
         raise TypeError(f"expected a dataclass instance such as PulseConfig(), got {config!r}")
