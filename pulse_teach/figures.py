@@ -271,3 +271,48 @@ def skin_readings_figure(bias: dict, prior: dict, names: list[str], true_tones: 
         ax.legend(fontsize=6.5, loc="upper left", ncol=2)
     fig.suptitle("The same dark-skinned 8x8 inputs, two generators", fontsize=9)
     return fig
+
+
+def mean_face_figure(sets: dict[str, torch.Tensor], stats: dict[str, tuple], detail, unit: float) -> Figure:
+    """Lesson 02: per set of (n, 3, H, W) faces one row: up to six members, their mean face, and a scatter of
+    ``stats[name] = (mean, to_mean, to_others)`` (per face i: MSE of the mean to it, mean MSE of the others
+    to it). Titles give ``detail(image) / unit`` (fine detail, relative to the truth's)."""
+    fig = Figure(figsize=(12.5, 5.0), layout="constrained")
+    rows = fig.subfigures(len(sets), 1, squeeze=False)[:, 0]
+    for sub, (name, members) in zip(rows, sets.items()):
+        mean, to_mean, to_others = stats[name]
+        axes = sub.subplots(1, 9, width_ratios=[1] * 8 + [1.6])
+        for col in range(7):  # the first six members (fewer in fast mode), a gap, then the mean
+            if col < min(6, len(members)):
+                picture(axes[col], members[col], f"#{col}\ndetail {float(detail(members[col]) / unit):.0%}")
+            else:
+                axes[col].axis("off")
+        picture(axes[7], mean, f"mean of {len(members)}\ndetail {float(detail(mean) / unit):.0%}", color="tab:purple")
+        ax = axes[8]
+        ax.scatter(to_others.numpy(), to_mean.numpy(), s=10, color="tab:purple")
+        top = float(to_others.max()) * 1.1
+        ax.plot([0, top], [0, top], color="0.6", lw=0.8, ls="--")
+        ax.set(xlim=(0, top), ylim=(0, top), xlabel="MSE of the others to face i", ylabel="MSE of the mean to face i")
+        ax.locator_params(nbins=4)
+        ax.tick_params(labelsize=7)
+        ax.xaxis.label.set_size(8)
+        ax.yaxis.label.set_size(8)
+        sub.suptitle(name, fontsize=9)
+    return fig
+
+
+def clamp_figure(l2: np.ndarray, eps: float) -> Figure:
+    """Lesson 02: PULSE's clamped loss max(L2, eps) against L2, and an (steps, seeds) MSE history against eps."""
+    fig = Figure(figsize=(10, 2.9), layout="constrained")
+    ax_clamp, ax_run = fig.subplots(1, 2)
+    grid = np.logspace(-4, -1, 200)
+    ax_clamp.loglog(grid, grid, color="0.7", ls="--", label="L2")
+    ax_clamp.loglog(grid, np.maximum(grid, eps), color="black", label="max(L2, eps)")
+    ax_clamp.axvline(eps, color="tab:green", lw=0.8)
+    ax_clamp.set(xlabel="downscaling MSE (L2)", ylabel="loss term", title="the clamped loss: flat below eps")
+    ax_clamp.legend(fontsize=8)
+    ax_run.semilogy(np.arange(1, len(l2) + 1), l2, lw=1)
+    ax_run.axhline(eps, color="black", ls="--", lw=1, label=f"eps = {eps:g}")
+    ax_run.set(xlabel="step", ylabel="downscaling MSE", title=f"the PULSE run of section 2 ({l2.shape[1]} seeds)")
+    ax_run.legend(fontsize=8)
+    return fig
