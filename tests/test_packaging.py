@@ -50,10 +50,10 @@ def test_the_wheel_holds_every_module(wheel_names):
 
 
 def test_every_subpackage_is_listed_in_pyproject():
-    line = re.search(r"^packages = \[(.*)\]$", (REPO / "pyproject.toml").read_text(), re.M).group(1)
-    listed = set(re.findall(r'"([\w.]+)"', line))
+    block = re.search(r"^packages = \[(.*?)\]$", (REPO / "pyproject.toml").read_text(), re.M | re.S).group(1)
+    listed = set(re.findall(r'"([\w.]+)"', block))
     found = {str(p.parent.relative_to(REPO)).replace("/", ".") for p in (REPO / "pulse_teach").rglob("__init__.py")}
-    assert found | {"pulse_teach.data"} == listed
+    assert found | {"pulse_teach.data", "pulse_teach.data.models", "pulse_teach.data.samples"} == listed
 
 
 def test_bundled_files_are_found_through_the_data_package():
