@@ -8,15 +8,20 @@ Four formats build a ``pulse_teach.stylegan2.Generator``, none of them by runnin
   (docs/stylegan2_checkpoints.md §6): a checkpoint with ``g_ema`` (converted or trained), one with only
   ``g``, a bare ``g_ema`` state dict, or one wrapped with a prefix (pixel2style2pixel's ``decoder.``);
 - ``state-dict``: a bare generator state dict in NVIDIA's (and our ``Generator``'s) names;
-- ``pulse_teach``: our own export (``models.save_generator``).
+- ``pulse_teach``: our own export (``save_generator``, below), one ``torch.save`` file of plain data only, so
+  it loads with ``torch.load(weights_only=True)``, which cannot run code from the file:
+  ``{"format": "pulse_teach.generator/1", "config": Generator(**config) arguments, "state_dict": float16
+  tensors, "meta": JSON-like dict}``. The attribute probe uses the same layout (``write_export``).
 
 State a file may lack (noise maps, w_avg, filters) is rebuilt and listed in ``generator.meta["notices"]``.
 
     read_generator_file("stylegan2-ffhq-config-f.pt")       # format detected from the content
+    save_generator("faces64.pt", G_ema, {"skin_tone": "balanced"})
 """
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import pickle
@@ -26,8 +31,12 @@ from pathlib import Path
 
 import torch
 
+from .latent import fit_gaussian, fit_to_dict
 from .nvidia_pickle import build_generator, config_from_tensors, describe, generator_from_network_pickle
+from .storage import atomic_path
 from .stylegan2 import Generator, setup_filter
+
+FORMAT = "pulse_teach.generator/1"  # our export (save_generator)
 
 FORMATS = ("pulse_teach", "nvidia-pickle", "rosinality", "state-dict")
 _SKIPPED_ROSINALITY = re.compile(r".*\.kernel$")  # blur / upsample filters: derived, never learned
@@ -60,8 +69,6 @@ def read_generator_file(path: str | os.PathLike) -> Generator:
         return generator_from_network_pickle(path)
     if fmt in ("rosinality", "state-dict"):
         return generator_from_state_dict(path, payload)
-    from .models import FORMAT, read_export  # models imports this module: import here, not at the top
-
     config, state, meta = read_export(path, FORMAT, payload)  # loaded once, by _read
     generator = build_generator(config, state, str(path))
     notices = generator.meta["notices"]
@@ -177,7 +184,10 @@ _TRANSFORMS = {
 
 def generator_from_state_dict(path: str | os.PathLike, found: tuple | None = None) -> Generator:
     """Build a Generator from a rosinality ``.pt`` (converted, trained, or a bare g_ema state dict) or a bare
-    state dict in NVIDIA's names; ``found`` is ``found_generator``'s answer when the file was already read."""
+    state dict in NVIDIA's names; ``found`` is ``found_generator``'s answer when the file was already read.
+
+    Raises ValueError (naming the file) when it holds no StyleGAN2 generator or one that does not fit.
+    """
     path = Path(path)
     if found is None:
         found = found_generator(_load_torch_safe(path))
@@ -282,3 +292,58 @@ def to_rosinality(generator: Generator) -> dict:
             out[f"{base}.conv.blur.kernel"] = up_kernel
     return {"g_ema": {k: v.detach().clone() for k, v in out.items()},
             "latent_avg": generator.mapping.w_avg.detach().clone()}
+
+
+def write_export(path: str | os.PathLike, fmt: str, module: torch.nn.Module, config: dict,
+                 meta: dict | None = None) -> Path:
+    """Write {format, config, float16 state_dict, meta} atomically: plain data that loads with weights_only=True.
+
+    ``meta`` must be JSON-like (dicts, lists, strings, numbers, None): it is stored as such so the file
+    keeps loading with ``weights_only=True``. Generators and the attribute probe share this format.
+
+    Raises TypeError when ``meta`` is not JSON-serialisable.
+    """
+    try:
+        meta = json.loads(json.dumps(meta or {}))  # plain types only (tuples become lists)
+    except TypeError as error:
+        raise TypeError(f"meta must be JSON-serialisable, got {meta!r}") from error
+    state = {k: (v.detach().half() if v.is_floating_point() else v.detach()).cpu().contiguous()
+             for k, v in module.state_dict().items()}
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save({"format": fmt, "config": dict(config), "state_dict": state, "meta": meta}, tmp)
+    return path
+
+
+def read_export(path: Path, fmt: str, payload: dict | None = None) -> tuple[dict, dict, dict]:
+    """(config, float32 state_dict, meta) of a ``write_export`` file (or its already loaded ``payload``); no code runs.
+
+    Raises ValueError when the file is not a ``write_export`` file of format ``fmt``.
+    """
+    if payload is None:
+        payload = torch.load(path, map_location="cpu", weights_only=True)  # refuses code and arbitrary objects
+    if not isinstance(payload, dict) or payload.get("format") != fmt:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise ValueError(f"{path} is not a pulse_teach export of format {fmt!r}, found {found!r}")
+    state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+    return payload["config"], state, payload.get("meta", {})
+
+
+def save_generator(path: str | os.PathLike, generator: Generator, meta: dict | None = None,
+                   gaussian_fit_samples: int | None = None) -> Path:
+    """Write the generator's config and float16 weights (about 2 bytes per parameter), atomically.
+
+    With ``gaussian_fit_samples`` the Gaussianised-W fit of the weights as stored (float16) ships in the
+    file's meta, so PULSE's first step after ``load_generator`` does not wait for a fit.
+
+    Raises TypeError for anything but a ``pulse_teach.stylegan2.Generator``.
+    """
+    if not isinstance(generator, Generator):
+        raise TypeError(f"expected a pulse_teach.stylegan2.Generator, got {type(generator).__name__}")
+    meta = dict(meta or {})
+    if gaussian_fit_samples:
+        stored = Generator(**generator.config)  # the weights as a loader will see them: rounded to float16
+        stored.load_state_dict({k: v.half().float() if v.is_floating_point() else v
+                                for k, v in generator.state_dict().items()})
+        meta["gaussian_fit"] = fit_to_dict(fit_gaussian(stored.cpu(), gaussian_fit_samples, cache=False))
+    return write_export(path, FORMAT, generator, generator.config, meta)

@@ -86,6 +86,7 @@ class Discriminator(nn.Module):
         self.out = FullyConnectedLayer(c, 1)
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
+        """Raises ValueError for images of another shape."""
         if img.ndim != 4 or img.shape[-1] != self.resolution or img.shape[-2] != self.resolution:
             raise ValueError(f"expected images (N, C, {self.resolution}, {self.resolution}), got {tuple(img.shape)}")
         x = self.fromrgb(img)  # (N, C_R, R, R)
@@ -115,6 +116,8 @@ def augment(images: torch.Tensor, policy: str, generator: torch.Generator) -> to
 
     images: (N, C, R, R). policy: "" or a comma list of AUGMENTS. Draws on the CPU ``generator`` so runs
     repeat on any device. Applied alike to reals and fakes, D cannot tell them apart by the changes.
+
+    Raises ValueError for an unknown augmentation name.
     """
     names = [p for p in policy.replace(" ", "").split(",") if p]
     unknown = set(names) - set(AUGMENTS)

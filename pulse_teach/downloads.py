@@ -50,7 +50,10 @@ def record_path(path: str | os.PathLike) -> Path:
 
 
 def verify_cached(path: str | os.PathLike, sha256: str | None = None, url: str | None = None) -> dict:
-    """Check a cached file against its record (writing the record the first time it is seen); return it."""
+    """Check a cached file against its record (writing the record the first time it is seen); return it.
+
+    Raises DownloadError when the file's size or SHA-256 differs from what was expected or recorded.
+    """
     path, record_file = Path(path), record_path(path)
     size, digest = path.stat().st_size, sha256_file(path)
     if sha256 and digest != sha256:
@@ -72,7 +75,8 @@ def fetch(url: str, path: str | os.PathLike, sha256: str | None = None, progress
     """Return ``path``, downloading ``url`` there first if needed; verify size and SHA-256 either way.
 
     ``notify`` receives one-time messages (the licence note, where the file goes); by default they are
-    printed to stderr. Offline, the error says what to download, from where, and where to put it.
+    printed to stderr. Raises DownloadError when the download fails (offline, the message says what to download,
+    from where, and where to put it), is incomplete, or does not match the expected size or SHA-256.
     """
     path = Path(path)
     if path.is_file():

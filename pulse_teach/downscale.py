@@ -90,6 +90,8 @@ def bicubic_downsample(images: torch.Tensor, factor: int) -> torch.Tensor:
     For even f the kernel is centred on each block's centre; for odd f (never used by PULSE, whose
     factors divide 1024) the floor(3f/2) padding puts the centre half a pixel after it.
     factor 1 returns a copy: the 4-tap formula would blur and shift by half a pixel.
+
+    Raises ValueError when the image is too small for the factor's reflect padding.
     """
     factor = _check_factor(factor)
     _check_images(images, factor)
@@ -137,6 +139,8 @@ def downscale(images: torch.Tensor, factor: int, method: str = "bicubic") -> tor
       pixel just below-right of it for even f; same pick as Pillow NEAREST and torch "nearest-exact").
     - "pil-bicubic": Pillow's Image.resize(BICUBIC) per channel in float32; runs on CPU, returns the
       input's dtype and device, and is NOT differentiable (the result carries no gradient).
+
+    Raises ValueError for an unknown ``method``.
     """
     if method not in DOWNSCALE_METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {DOWNSCALE_METHODS}")
@@ -169,6 +173,8 @@ def downscale_matrix(size: int, factor: int, method: str = "bicubic", dtype: tor
     Every method in DOWNSCALE_METHODS is linear and separable, so D is this small matrix applied to
     rows and columns. It is read off the operator itself: downscaling an image whose row i is all ones
     gives column i of A times the W-axis row sums, and those are 1 (each method keeps constants).
+
+    Raises ValueError for an unknown ``method`` or a size the factor does not divide.
     """
     factor = _check_factor(factor)
     if method not in DOWNSCALE_METHODS:
@@ -192,6 +198,8 @@ def project_consistent(images: torch.Tensor, low_res: torch.Tensor, factor: int,
     set of all high-res images consistent with y (an affine subspace). Only content that D can see is
     changed. (N, C, H, W) and (N or 1, C, H/f, W/f) -> (N, C, H, W); exact up to rounding (~1e-7 in
     float32), not clamped to [0, 1].
+
+    Raises ValueError for an unknown ``method`` or mismatched shapes, TypeError when ``low_res`` is not a tensor.
     """
     if method not in DOWNSCALE_METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {DOWNSCALE_METHODS}")

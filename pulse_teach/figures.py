@@ -7,14 +7,14 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from .images import enlarge, make_grid
+from .images import enlarge, make_grid, to_display
 
 if TYPE_CHECKING:
     from .pulse import PulseResult
 
 
 def _show(ax, image: torch.Tensor, title: str = "", color: str = "black") -> None:
-    ax.imshow(image.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy(), interpolation="nearest")
+    ax.imshow(to_display(image), interpolation="nearest")
     ax.set_title(title, fontsize=8, color=color)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -63,7 +63,7 @@ def images_figure(images: torch.Tensor, title: str = "", ncol: int | None = None
     height = width * grid.shape[1] / grid.shape[2]
     fig = Figure(figsize=(width, height + (0.3 if title else 0)))
     ax = fig.add_axes((0, 0, 1, height / (height + (0.3 if title else 0))))
-    ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+    ax.imshow(to_display(grid), interpolation="nearest")
     ax.axis("off")
     if title:
         fig.suptitle(title, fontsize=10, y=0.995, va="top")
@@ -86,12 +86,12 @@ def gallery_figure(result: PulseResult, max_per_row: int = 8) -> Figure:
         axes = sub.subplots(2, cols, squeeze=False)
         for ax in axes.flat:
             ax.axis("off")
-        axes[0, 0].imshow(target.permute(1, 2, 0).numpy(), interpolation="nearest")
+        axes[0, 0].imshow(to_display(target), interpolation="nearest")
         axes[0, 0].set_title(f"input {result.target.shape[-1]}px", fontsize=8)
         for j, i in enumerate(slots, start=1):
-            axes[0, j].imshow(result.images[i].clamp(0, 1).permute(1, 2, 0).numpy())
+            axes[0, j].imshow(to_display(result.images[i]))
             axes[0, j].set_title(f"seed {result.seeds[i]}", fontsize=8, color=color)
-            axes[1, j].imshow(enlarge(result.downscaled[i], big).clamp(0, 1).permute(1, 2, 0).numpy(),
+            axes[1, j].imshow(to_display(enlarge(result.downscaled[i], big)),
                               interpolation="nearest")
             axes[1, j].set_title(f"MSE {float(result.l2[i]):.1e}", fontsize=7)
         axes[1, 0].text(0.5, 0.5, "each one\ndownscaled \u2192", ha="center", va="center", fontsize=8)
@@ -117,12 +117,12 @@ def bias_figure(report: dict, results: dict[tuple[str, str], "PulseResult"], sam
             result, stats = results[name, sample.name], report["models"][name]["per_sample"][sample.name]
             left = fig.add_subplot(grid[row, 0])
             first = enlarge(sample.low_res[report["side"]], sample.truth.shape[-1]) if m == 0 else sample.truth
-            left.imshow(first.clamp(0, 1).permute(1, 2, 0).numpy(), interpolation="nearest")
+            left.imshow(to_display(first), interpolation="nearest")
             left.set_title(f"{sample.name} input" if m == 0 else "truth (unseen)", fontsize=7)
             images = result.images.detach().clamp(0, 1).cpu()  # (S, 3, R, R)
             faded = torch.where(result.accepted.cpu()[:, None, None, None], images, 0.25 * images + 0.75)
             ax = fig.add_subplot(grid[row, 1])
-            ax.imshow(make_grid(faded, ncol=columns).permute(1, 2, 0).numpy())
+            ax.imshow(to_display(make_grid(faded, ncol=columns)))
             dark, tone = stats["share_dark"], stats["mean_skin_tone"]
             reading = "" if dark != dark else f", {dark:.0%} read as dark, mean skin tone {tone:.2f}"
             ax.set_title(f"{name}: {stats['accepted']}/{stats['seeds']} accepted{reading} "
@@ -132,4 +132,187 @@ def bias_figure(report: dict, results: dict[tuple[str, str], "PulseResult"], sam
     fig.suptitle(f"The same dark-skinned {report['side']}x{report['side']} inputs through each generator "
                  f"({report['steps']} steps, {n_seeds} seeds)\nfaded: rejected seeds; skin tone 0 = lightest, "
                  "1 = darkest, 0.5 and above read as dark", fontsize=9)
+    return fig
+
+
+def picture(ax, image: torch.Tensor, title: str = "", size: int = 64, color: str = "black", ylabel: str = "") -> None:
+    """One (3, h, w) image in [0, 1] on an axis, enlarged to ``size`` so that the pixels of small ones show."""
+    ax.imshow(to_display(enlarge(image.detach().float(), size)), interpolation="nearest")
+    ax.set_title(title, fontsize=8, color=color)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.set(xticks=[], yticks=[])
+
+
+def sphere_search_figure(target: torch.Tensor, searches: dict[str, PulseResult], latent_norms: dict[str, torch.Tensor],
+                         radius: float) -> Figure:
+    """Lesson 03: searches from the same seeds side by side (one row each: the (3, h, w) input, then each
+    seed's solution), their mean MSE per step, and ``latent_norms[name]`` ((S, num_ws): the norm of each
+    per-layer latent of the solutions) against the sphere ``radius``."""
+    fig = Figure(figsize=(10, 5.2), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.25, 1])
+    seeds = min(len(result.images) for result in searches.values())
+    axes = top.subplots(len(searches), seeds + 1, squeeze=False)
+    for row, (name, result) in enumerate(searches.items()):
+        picture(axes[row, 0], target, "input 8px" if row == 0 else "", ylabel=name)
+        for i in range(seeds):
+            picture(axes[row, i + 1], result.images[i])
+    ax_mse, ax_norm = bottom.subplots(1, 2)
+    for (name, result), color in zip(searches.items(), ("tab:red", "tab:blue", "tab:green", "tab:orange")):
+        ax_mse.semilogy(result.history["l2"].mean(1), color=color, label=name)
+        norms = latent_norms[name]
+        ax_norm.plot(norms.T, "o", color=color, ms=3, label=[name] + [None] * (len(norms) - 1))
+    ax_norm.axhline(radius, color="black", ls=":", lw=1, label="sqrt(d)")
+    ax_mse.set(xlabel="step", title="downscaling MSE (mean over seeds)")
+    ax_norm.set(xlabel="layer", ylim=(0, None), title="norm of each per-layer latent of the solutions")
+    ax_mse.legend(fontsize=8)
+    ax_norm.legend(fontsize=8)
+    return fig
+
+
+def interpolation_figure(ts: torch.Tensor, path_norms: dict[str, torch.Tensor], distances: dict[str, torch.Tensor],
+                         average: torch.Tensor) -> Figure:
+    """Lesson 03: per path (lerp, slerp) its norm / sqrt(d) and its pictures' distance to the average face
+    along t, next to the (3, H, W) average face itself."""
+    fig = Figure(figsize=(10, 2.8), layout="constrained")
+    ax_norm, ax_avg, ax_img = fig.subplots(1, 3, width_ratios=[1, 1, 0.5])
+    for name in path_norms:
+        ax_norm.plot(ts, path_norms[name], "o-", label=name)
+        ax_avg.plot(ts, distances[name], "o-", label=name)
+    ax_norm.set(xlabel="t", ylabel=r"$\|v(t)\| / \sqrt{d}$", ylim=(0, 1.1), title="norm along the path")
+    ax_avg.set(xlabel="t", title="pixel distance to the average face")
+    ax_norm.legend()
+    picture(ax_img, average, "average face (v = 0)")
+    return fig
+
+
+def agreement_figure(summary: dict, title: str) -> Figure:
+    """Lesson 05: per attribute (``summary[name]`` with "agreement", "chance", "coarse"), how often the
+    solutions match the truth (bars; blue coarse, orange fine) against chance (black ticks)."""
+    names = list(summary)
+    fig = Figure(figsize=(9, 3.2), layout="constrained")
+    ax = fig.add_subplot()
+    x = np.arange(len(names))
+    colours = ["tab:blue" if summary[n]["coarse"] else "tab:orange" for n in names]
+    ax.bar(x, [summary[n]["agreement"] for n in names], color=colours)
+    ax.scatter(x, [summary[n]["chance"] for n in names], marker="_", s=400, color="black", zorder=3, label="chance")
+    ax.set_xticks(x, names, rotation=40, ha="right", fontsize=8)
+    ax.set_ylim(0, 1.22)
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.set_ylabel("solutions matching the truth")
+    ax.axvline(sum(summary[n]["coarse"] for n in names) - 0.5, color="grey", lw=0.8, ls=":")
+    ax.text(0.02, 0.97, "coarse: in the 8x8 input", color="tab:blue", transform=ax.transAxes, va="top", fontsize=8)
+    ax.text(0.98, 0.97, "fine: not in the input", color="tab:orange", transform=ax.transAxes, va="top", ha="right",
+            fontsize=8)
+    ax.legend(loc="upper center", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    return fig
+
+
+def readings_figure(images: torch.Tensor, readings: list[dict], attributes: list[str], title: str) -> Figure:
+    """Lesson 05: (N, 3, H, W) images, the first the truth, and under each its ``attributes`` as
+    ``readings[i]`` gives them (red where they differ from the truth's, ``readings[0]``)."""
+    columns = max(len(images), 6)
+    fig = Figure(figsize=(1.3 * columns, 3.4), layout="constrained")
+    axes = fig.subplots(2, columns, squeeze=False, height_ratios=[1, 1])
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, (image, reading) in enumerate(zip(images, readings)):
+        axes[0, i].imshow(to_display(image))
+        axes[0, i].set_title("truth (unseen)" if i == 0 else f"solution {i}", fontsize=8)
+        for k, attribute in enumerate(attributes):
+            same = reading[attribute] == readings[0][attribute]
+            axes[1, i].text(0.5, 1 - k / len(attributes), f"{attribute}: {reading[attribute]}", ha="center", va="top",
+                            fontsize=6.5, color="black" if i == 0 or same else "tab:red", transform=axes[1, i].transAxes)
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def diversity_figure(pairwise, to_truth, reference: float) -> Figure:
+    """Lesson 05: one point per input face, mean distance among its solutions against their mean distance to
+    the true face, with the diagonal and the distance between two random faces (``reference``)."""
+    fig = Figure(figsize=(4.2, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.scatter(pairwise, to_truth, color="tab:purple", label="one input face")
+    top = 1.3 * np.nanmax(np.r_[pairwise, to_truth, 0.05])
+    ax.plot([0, top], [0, top], color="grey", ls="--", lw=1, label="as far from the truth as from each other")
+    if reference < top:
+        ax.axvline(reference, color="tab:green", ls=":", lw=1, label="two random faces")
+    else:
+        ax.plot([], [], " ", label=f"two random faces: {reference:.2f} (off the chart)")
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.set_xlabel("mean distance among the solutions")
+    ax.set_ylabel("mean distance to the true face")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("Recovered faces would sit far below the diagonal", fontsize=9)
+    return fig
+
+
+def skin_readings_figure(bias: dict, prior: dict, names: list[str], true_tones: list[float], threshold: float) -> Figure:
+    """Lesson 05: per model of a ``bias_experiment`` report and per input face in ``names``, the share of
+    accepted solutions read as dark (bars; dashed: the model's share with no input, ``prior``) and their
+    mean skin tone next to the truth's (stars)."""
+    fig = Figure(figsize=(7, 3.0), layout="constrained")
+    ax_share, ax_tone = fig.subplots(1, 2)
+    x = np.arange(len(names))
+    for k, (model, colour) in enumerate(zip(bias["models"], ("tab:brown", "tab:orange"))):
+        rows = bias["models"][model]["per_sample"]
+        ax_share.bar(x + (k - 0.5) * 0.38, [rows[n]["share_dark"] for n in names], 0.38, color=colour, label=model)
+        ax_tone.scatter(x + (k - 0.5) * 0.2, [rows[n]["mean_skin_tone"] for n in names], color=colour, label=model)
+        ax_share.axhline(prior[model]["share_dark"], color=colour, ls="--", lw=1)  # what it draws with no input
+    ax_share.plot([], [], color="grey", ls="--", lw=1, label="random faces, no input")
+    ax_tone.scatter(x, true_tones, marker="*", s=90, color="black", label="truth")
+    ax_tone.axhline(threshold, color="grey", ls=":", lw=1)
+    for ax, label in ((ax_share, "accepted solutions read as dark"), (ax_tone, "mean skin tone (1 = darkest)")):
+        ax.set_xticks(x, names, fontsize=8)
+        ax.set_ylim(0, 1.4)
+        ax.set_yticks(np.linspace(0, 1, 6))
+        ax.set_ylabel(label, fontsize=8)
+        ax.legend(fontsize=6.5, loc="upper left", ncol=2)
+    fig.suptitle("The same dark-skinned 8x8 inputs, two generators", fontsize=9)
+    return fig
+
+
+def mean_face_figure(sets: dict[str, torch.Tensor], stats: dict[str, tuple], detail, unit: float) -> Figure:
+    """Lesson 02: per set of (n, 3, H, W) faces one row: up to six members, their mean face, and a scatter of
+    ``stats[name] = (mean, to_mean, to_others)`` (per face i: MSE of the mean to it, mean MSE of the others
+    to it). Titles give ``detail(image) / unit`` (fine detail, relative to the truth's)."""
+    fig = Figure(figsize=(12.5, 5.0), layout="constrained")
+    rows = fig.subfigures(len(sets), 1, squeeze=False)[:, 0]
+    for sub, (name, members) in zip(rows, sets.items()):
+        mean, to_mean, to_others = stats[name]
+        axes = sub.subplots(1, 9, width_ratios=[1] * 8 + [1.6])
+        for col in range(7):  # the first six members (fewer in fast mode), a gap, then the mean
+            if col < min(6, len(members)):
+                picture(axes[col], members[col], f"#{col}\ndetail {float(detail(members[col]) / unit):.0%}")
+            else:
+                axes[col].axis("off")
+        picture(axes[7], mean, f"mean of {len(members)}\ndetail {float(detail(mean) / unit):.0%}", color="tab:purple")
+        ax = axes[8]
+        ax.scatter(to_others.numpy(), to_mean.numpy(), s=10, color="tab:purple")
+        top = float(to_others.max()) * 1.1
+        ax.plot([0, top], [0, top], color="0.6", lw=0.8, ls="--")
+        ax.set(xlim=(0, top), ylim=(0, top), xlabel="MSE of the others to face i", ylabel="MSE of the mean to face i")
+        ax.locator_params(nbins=4)
+        ax.tick_params(labelsize=7)
+        ax.xaxis.label.set_size(8)
+        ax.yaxis.label.set_size(8)
+        sub.suptitle(name, fontsize=9)
+    return fig
+
+
+def clamp_figure(l2: np.ndarray, eps: float) -> Figure:
+    """Lesson 02: PULSE's clamped loss max(L2, eps) against L2, and an (steps, seeds) MSE history against eps."""
+    fig = Figure(figsize=(10, 2.9), layout="constrained")
+    ax_clamp, ax_run = fig.subplots(1, 2)
+    grid = np.logspace(-4, -1, 200)
+    ax_clamp.loglog(grid, grid, color="0.7", ls="--", label="L2")
+    ax_clamp.loglog(grid, np.maximum(grid, eps), color="black", label="max(L2, eps)")
+    ax_clamp.axvline(eps, color="tab:green", lw=0.8)
+    ax_clamp.set(xlabel="downscaling MSE (L2)", ylabel="loss term", title="the clamped loss: flat below eps")
+    ax_clamp.legend(fontsize=8)
+    ax_run.semilogy(np.arange(1, len(l2) + 1), l2, lw=1)
+    ax_run.axhline(eps, color="black", ls="--", lw=1, label=f"eps = {eps:g}")
+    ax_run.set(xlabel="step", ylabel="downscaling MSE", title=f"the PULSE run of section 2 ({l2.shape[1]} seeds)")
+    ax_run.legend(fontsize=8)
     return fig

@@ -153,7 +153,10 @@ class Gan2D:
         return torch.optim.SGD(net.parameters(), lr=lr)
 
     def set_lr(self, lr_d: float | None = None, lr_g: float | None = None) -> None:
-        """Change learning rates mid-run (as GAN Lab's sliders do); the optimiser state is kept."""
+        """Change learning rates mid-run (as GAN Lab's sliders do); the optimiser state is kept.
+
+        Raises ValueError for a learning rate that is not positive.
+        """
         for opt, lr, name in ((self.opt_d, lr_d, "lr_d"), (self.opt_g, lr_g, "lr_g")):
             if lr is not None:
                 if lr <= 0:
@@ -275,7 +278,10 @@ class Gan2D:
 
     # ------------------------------------------------------------ how good is G?
     def coverage(self, n: int = 2000) -> tuple[int, int]:
-        """(modes covered, modes): a mode counts when it gets >= 20 % of its fair share of samples within 3 spread."""
+        """(modes covered, modes): a mode counts when it gets >= 20 % of its fair share of samples within 3 spread.
+
+        Raises ValueError for data that is not made of blobs (line, two moons).
+        """
         centres = mode_centres(self.config)
         if centres is None:
             raise ValueError(f"coverage needs a preset made of blobs (ring, grid, points), not {self.config.data!r}")
@@ -291,7 +297,10 @@ class Gan2D:
 
 
 def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, projections: int = 64) -> float:
-    """Mean over fixed random directions of the 1-D Wasserstein-1 distance between the projected point sets."""
+    """Mean over fixed random directions of the 1-D Wasserstein-1 distance between the projected point sets.
+
+    Raises ValueError unless both are (n, d) point sets of the same shape.
+    """
     if a.shape != b.shape or a.ndim != 2:
         raise ValueError(f"expected two (n, d) point sets of equal shape, got {tuple(a.shape)} and {tuple(b.shape)}")
     directions = F.normalize(torch.randn(a.shape[1], projections, generator=torch.Generator().manual_seed(0)), dim=0)

@@ -9,7 +9,6 @@ from PIL import Image
 
 from .storage import atomic_path
 
-
 PLAIN_MODES = ("RGB", "L", "1", "P")  # 8-bit pictures whose RGB conversion is exact (P only without transparency)
 
 
@@ -18,7 +17,7 @@ def to_tensor(image) -> torch.Tensor:
 
     Pictures that need more than a plain RGB conversion (transparency, 16-bit or float modes) and arrays
     that are not uint8 or floats in [0, 1] raise a ValueError naming ``inputs.prepare_input``, which
-    handles them the way the command line does.
+    handles them the way the command line does. Other shapes raise ValueError, other types TypeError.
     """
     if isinstance(image, Image.Image):
         if image.mode not in PLAIN_MODES or "transparency" in image.info:
@@ -51,8 +50,38 @@ def to_tensor(image) -> torch.Tensor:
     return image.float()
 
 
+def from_uint8(images: np.ndarray) -> torch.Tensor:
+    """(N, H, W, 3) or (H, W, 3) uint8 pixels (the face world's renders) -> (N, 3, H, W) float32 in [0, 1].
+
+    Raises ValueError for another dtype or shape (use ``to_tensor`` for pictures of any kind).
+    """
+    if images.dtype != np.uint8 or images.ndim not in (3, 4) or images.shape[-1] != 3:
+        raise ValueError(f"expected uint8 pixels shaped (N, H, W, 3) or (H, W, 3), got {images.dtype} {images.shape}")
+    return torch.from_numpy(images).reshape(-1, *images.shape[-3:]).permute(0, 3, 1, 2).float() / 255
+
+
+def from_generator(images: torch.Tensor, clamp: bool = False) -> torch.Tensor:
+    """A generator's output, nominally in [-1, 1], -> [0, 1] as (x + 1) / 2 (any shape).
+
+    Not clamped by default: PULSE's loss sees the values as they are (docs/pulse_method.md §1).
+    """
+    images = (images + 1) / 2
+    return images.clamp(0, 1) if clamp else images
+
+
+def to_display(image: torch.Tensor) -> np.ndarray:
+    """A (3, H, W) tensor in [0, 1] (any device, with or without gradients) -> an (H, W, 3) float32 array
+    for ``imshow``, clamped to [0, 1]. Raises ValueError for another shape."""
+    if image.ndim != 3 or image.shape[0] != 3:
+        raise ValueError(f"expected a tensor shaped (3, H, W), got {tuple(image.shape)}")
+    return image.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+
+
 def to_pil(image: torch.Tensor) -> Image.Image:
-    """A (3, H, W) tensor in [0, 1] -> an RGB PIL image (values clamped)."""
+    """A (3, H, W) tensor in [0, 1] -> an RGB PIL image (values clamped).
+
+    Raises ValueError for a tensor that is not (3, H, W) or (1, 3, H, W).
+    """
     if image.ndim == 4 and image.shape[0] == 1:
         image = image[0]
     if image.ndim != 3 or image.shape[0] != 3:

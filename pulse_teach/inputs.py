@@ -18,7 +18,7 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -62,6 +62,22 @@ def default_factor(resolution: int) -> int:
     return resolution // side if resolution % side == 0 and resolution // side >= 2 else resolution // valid_sides(resolution)[0]
 
 
+def infer_factor(resolution: int, low_res_size: Sequence[int]) -> int:
+    """The integer factor from a (h, w) low-res input to the generator's side ``resolution``.
+
+    The one factor rule: the input must be square with a side that divides ``resolution`` (factor 1, a
+    full-size input, is a plain projection). Raises ValueError (saying what to do) otherwise;
+    ``prepare_input`` makes any picture fit, with a side from ``valid_sides``.
+    """
+    h, w = int(low_res_size[0]), int(low_res_size[1])
+    if h != w:
+        raise ValueError(f"the low-res image must be square, got {h}x{w}; crop it first (prepare_input does)")
+    if h < 1 or resolution % h:
+        raise ValueError(f"the generator makes {resolution}x{resolution} images, which is not an integer multiple "
+                         f"of {h}x{h}; resize the input to one of {valid_sides(resolution)} (prepare_input does)")
+    return resolution // h
+
+
 def valid_factors(resolution: int) -> list[int]:
     """Factors PULSE can upsample by to reach ``resolution``: those leaving a low-res side of 2 px or more."""
     return [resolution // s for s in valid_sides(resolution)][::-1]
@@ -89,7 +105,10 @@ def parse_crop(spec: str) -> tuple[int, int, int, int]:
 
 
 def parse_background(spec: str | tuple) -> tuple[int, int, int]:
-    """A colour name, '#rrggbb' or 'r,g,b' -> an (r, g, b) tuple of 0-255 ints."""
+    """A colour name, '#rrggbb' or 'r,g,b' -> an (r, g, b) tuple of 0-255 ints.
+
+    Raises ValueError for anything else.
+    """
     if isinstance(spec, tuple):
         return tuple(int(v) for v in spec[:3])
     try:

@@ -89,6 +89,8 @@ def fit_gaussian(
     With ``cache`` the fit is kept in memory and on disk under ``cache_dir()/gaussian_fit``, keyed by
     a hash of the mapping weights, so each generator is fitted once. ``progress(done, total)`` is
     called after each chunk.
+
+    Raises ValueError for fewer than 2 samples.
     """
     if num_samples < 2:
         raise ValueError(f"num_samples must be at least 2, got {num_samples}")

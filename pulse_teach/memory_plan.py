@@ -39,7 +39,10 @@ class MemoryPlan:
 
 def seeds_that_fit(free_bytes: int, fixed_bytes: int, bytes_per_seed: int, headroom: float = 0.9,
                    max_seeds: int = 64) -> int:
-    """Largest S with fixed + S * per_seed <= headroom * free, between 1 and max_seeds."""
+    """Largest S with fixed + S * per_seed <= headroom * free, between 1 and max_seeds.
+
+    Raises ValueError for a headroom outside (0, 1].
+    """
     if not 0 < headroom <= 1:
         raise ValueError(f"headroom must be in (0, 1], got {headroom}")
     if bytes_per_seed <= 0:
@@ -54,6 +57,8 @@ def step_peak_bytes(generator: torch.nn.Module, input_side: int, num_seeds: int,
     A 1-step search of the same shape runs first and is not measured: with ``cudnn.benchmark`` on, the first
     call of a shape autotunes with large scratch buffers (measured on an H200 at 1024 px: 30 GiB at 2 seeds,
     against 2.6 GiB per seed in steady state), which says nothing about the cost of a seed.
+
+    Raises ValueError for a generator that is not on a CUDA device.
     """
     device = next(generator.parameters()).device
     if device.type != "cuda":

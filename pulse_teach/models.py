@@ -1,22 +1,15 @@
-"""Generators by name: our own export format, and the registry of models the lessons use.
+"""Generators by name: the registry of models the lessons use, and ``load_generator``.
 
-Names are bundled models (small, in the repository) or NVIDIA's FFHQ StyleGAN2 networks, downloaded once
-from NVIDIA into the cache (never re-hosted; non-commercial licence). Any local file works too: an
-NVIDIA ``.pkl``, a rosinality ``.pt`` or one of our exports (see ``checkpoints``).
+Names are bundled models (small, inside the package: ``pulse_teach.bundled``) or NVIDIA's FFHQ StyleGAN2
+networks, downloaded once from NVIDIA into the cache (never re-hosted; non-commercial licence). Any local
+file works too: an NVIDIA ``.pkl``, a rosinality ``.pt`` or one of our exports. The file formats,
+our export included (``save_generator``), live in ``checkpoints``.
 
-An exported generator is one ``torch.save`` file holding plain data only (so it loads with
-``torch.load(weights_only=True)``, which cannot run code from the file, unlike a pickle):
-
-    {"format": "pulse_teach.generator/1", "config": Generator(**config) arguments,
-     "state_dict": float16 tensors, "meta": JSON-like dict (training distribution, steps, wall time, ...)}
-
-    save_generator("faces64.pt", G_ema, {"skin_tone": "balanced"})
     G = load_generator("faces64")            # a bundled name, "ffhq-1024", or a path to a generator file
     print(format_models(list_models()))      # name, kind, present, download size, description
 """
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from dataclasses import dataclass
@@ -24,16 +17,18 @@ from pathlib import Path
 
 import torch
 
+from .bundled import REINSTALL, data_root
+from .checkpoints import FORMAT as FORMAT  # re-exported: the format lives with the other file formats
 from .checkpoints import read_generator_file
+from .checkpoints import save_generator as save_generator
 from .downloads import NVIDIA_LICENCE_NOTE, fetch
-from .latent import adopt_fit, fit_gaussian, fit_to_dict
+from .latent import adopt_fit
 from .nvidia_pickle import generator_from_network_pickle
 from .runtime import resolve_device
-from .storage import atomic_path, cache_dir
+from .storage import cache_dir
 from .stylegan2 import Generator
 
-FORMAT = "pulse_teach.generator/1"
-MODELS_DIR = Path(__file__).resolve().parents[1] / "data" / "models"  # bundled weights, in the repository
+MODELS_DIR = data_root() / "models"  # bundled weights: data/models in the repository, pulse_teach/data/models installed
 NVIDIA_CDN = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/"
 
 
@@ -77,7 +72,10 @@ class ModelInfo:
 
 
 def model_path(name: str) -> Path:
-    """The local file of a known model name (which may not exist yet)."""
+    """The local file of a known model name (which may not exist yet).
+
+    Raises KeyError for an unknown name, ValueError for an unknown source kind.
+    """
     source = KNOWN_MODELS[name]
     if source.kind == "bundled":
         return MODELS_DIR / source.file
@@ -105,54 +103,6 @@ def format_models(rows: list[ModelInfo]) -> str:
     return "\n".join(lines)
 
 
-def write_export(path: str | os.PathLike, fmt: str, module: torch.nn.Module, config: dict,
-                 meta: dict | None = None) -> Path:
-    """Write {format, config, float16 state_dict, meta} atomically: plain data that loads with weights_only=True.
-
-    ``meta`` must be JSON-like (dicts, lists, strings, numbers, None): it is stored as such so the file
-    keeps loading with ``weights_only=True``. Generators and the attribute probe share this format.
-    """
-    try:
-        meta = json.loads(json.dumps(meta or {}))  # plain types only (tuples become lists)
-    except TypeError as error:
-        raise TypeError(f"meta must be JSON-serialisable, got {meta!r}") from error
-    state = {k: (v.detach().half() if v.is_floating_point() else v.detach()).cpu().contiguous()
-             for k, v in module.state_dict().items()}
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save({"format": fmt, "config": dict(config), "state_dict": state, "meta": meta}, tmp)
-    return path
-
-
-def read_export(path: Path, fmt: str, payload: dict | None = None) -> tuple[dict, dict, dict]:
-    """(config, float32 state_dict, meta) of a ``write_export`` file (or its already loaded ``payload``); no code runs."""
-    if payload is None:
-        payload = torch.load(path, map_location="cpu", weights_only=True)  # refuses code and arbitrary objects
-    if not isinstance(payload, dict) or payload.get("format") != fmt:
-        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise ValueError(f"{path} is not a pulse_teach export of format {fmt!r}, found {found!r}")
-    state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
-    return payload["config"], state, payload.get("meta", {})
-
-
-def save_generator(path: str | os.PathLike, generator: Generator, meta: dict | None = None,
-                   gaussian_fit_samples: int | None = None) -> Path:
-    """Write the generator's config and float16 weights (about 2 bytes per parameter), atomically.
-
-    With ``gaussian_fit_samples`` the Gaussianised-W fit of the weights as stored (float16) ships in the
-    file's meta, so PULSE's first step after ``load_generator`` does not wait for a fit.
-    """
-    if not isinstance(generator, Generator):
-        raise TypeError(f"expected a pulse_teach.stylegan2.Generator, got {type(generator).__name__}")
-    meta = dict(meta or {})
-    if gaussian_fit_samples:
-        stored = Generator(**generator.config)  # the weights as a loader will see them: rounded to float16
-        stored.load_state_dict({k: v.half().float() if v.is_floating_point() else v
-                                for k, v in generator.state_dict().items()})
-        meta["gaussian_fit"] = fit_to_dict(fit_gaussian(stored.cpu(), gaussian_fit_samples, cache=False))
-    return write_export(path, FORMAT, generator, generator.config, meta)
-
-
 def load_generator(name_or_path: str | os.PathLike, device: str | torch.device | None = None,
                    download: bool = True, progress: bool = True) -> Generator:
     """A known model name (see ``list_models``) or a path to a generator file -> float32 Generator.
@@ -161,7 +111,9 @@ def load_generator(name_or_path: str | os.PathLike, device: str | torch.device |
     mode with gradients off (PULSE differentiates w.r.t. latents, not weights); the file's meta is
     kept as ``generator.meta``. What loading had to rebuild (e.g. noise maps a file lacks) is in
     ``generator.meta["notices"]`` and issued as ``ModelNotice`` warnings. A ``device`` that is not
-    available here raises a one-line ValueError.
+    available here raises a one-line ValueError, and so does an unknown name that is not a file.
+    Raises FileNotFoundError (saying how to get it) for a bundled model missing from this install, or an
+    NVIDIA model not downloaded yet with ``download=False``.
     """
     device = resolve_device(device or "cpu")
     name = str(name_or_path)
@@ -178,9 +130,11 @@ def load_generator(name_or_path: str | os.PathLike, device: str | torch.device |
         path = model_path(name)
         if not path.is_file():
             present = [row.name for row in list_models() if row.present]
+            card = Path(source.file).with_suffix(".md").name
             raise FileNotFoundError(
-                f"model {name!r} has not been trained and bundled yet (expected {path}); "
-                f"train it with `python -m pulse_teach train` and export it there. Present: {present or 'none'}")
+                f"bundled model {name!r} is missing: no {source.file} in {path.parent} (present: {present or 'none'}). "
+                f"To get it: {REINSTALL}; or train it yourself with the command in its model card "
+                f"(data/models/{card} in the repository) and load the file you export")
         generator = read_generator_file(path)
     else:
         path = Path(name_or_path).expanduser()

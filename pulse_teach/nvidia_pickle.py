@@ -9,7 +9,7 @@ from a storage that ``torch.load(weights_only=True)`` decoded, and any other glo
     tensors, attrs, info = read_network_pickle("ffhq.pkl")     # G_ema's state_dict, per-layer attributes
     G = generator_from_network_pickle("ffhq.pkl")              # a pulse_teach.stylegan2.Generator
 
-Format and forward pass: ../shared/docs/stylegan2_checkpoints.md §3-§5 (written from NVIDIA's docs,
+Format and forward pass: docs/stylegan2_checkpoints.md §3-§5 (written from NVIDIA's docs,
 no NVIDIA code here).
 """
 from __future__ import annotations
@@ -191,6 +191,7 @@ class RestrictedUnpickler(pickle.Unpickler):
     """Resolves only the globals in ``ALLOWED_GLOBALS`` (to our inert replacements); refuses the rest."""
 
     def find_class(self, module: str, name: str) -> Any:
+        """Raises pickle.UnpicklingError for every global not on the allow-list (and names TensorFlow pickles)."""
         try:
             return ALLOWED_GLOBALS[(module, name)]
         except KeyError:
@@ -203,6 +204,7 @@ class RestrictedUnpickler(pickle.Unpickler):
                                      "pickles (nothing from the file was executed)")
 
     def persistent_load(self, pid: Any) -> Any:
+        """Raises pickle.UnpicklingError always: NVIDIA network pickles use no persistent ids."""
         raise pickle.UnpicklingError("refused persistent id: NVIDIA network pickles do not use them")
 
 
@@ -212,7 +214,10 @@ def restricted_load(file: BinaryIO) -> Any:
 
 
 def walk_stub(root: PersistentStub) -> tuple[dict[str, torch.Tensor], dict[str, dict]]:
-    """(state_dict in nn.Module order, {module path: {"class_name", public attributes}}) of a stub tree."""
+    """(state_dict in nn.Module order, {module path: {"class_name", public attributes}}) of a stub tree.
+
+    Raises ValueError (naming the layer) for anything that is not a network layer, or a cyclic tree.
+    """
     tensors: dict[str, torch.Tensor] = {}
     attrs: dict[str, dict] = {}
     seen: set[int] = set()
@@ -251,7 +256,8 @@ def read_network_pickle(path_or_file: str | os.PathLike | BinaryIO, key: str = "
 
     info holds the root's ``num_ws``, ``init_kwargs`` (a hint only: defaults live in module_src), the
     class names found, for error messages, and ``notices``. A file holding one bare network, or a
-    snapshot without "G_ema" but with "G" (the training copy, said in a notice), is read too.
+    snapshot without "G_ema" but with "G" (the training copy, said in a notice), is read too. Raises ValueError
+    for a file that is not an NVIDIA network pickle, pickle.UnpicklingError for one that holds code.
     """
     if isinstance(path_or_file, (str, os.PathLike)):
         with open(path_or_file, "rb") as file:
@@ -278,7 +284,10 @@ def read_network_pickle(path_or_file: str | os.PathLike | BinaryIO, key: str = "
 
 
 def generator_config(tensors: dict[str, torch.Tensor], attrs: dict[str, dict], info: dict) -> dict:
-    """``Generator(**config)`` arguments that reproduce an NVIDIA StyleGAN2 G, read from its tensors and layers."""
+    """``Generator(**config)`` arguments that reproduce an NVIDIA StyleGAN2 G, read from its tensors and layers.
+
+    Raises ValueError for a StyleGAN3 or other non-StyleGAN2 network, or layers that disagree on conv_clamp.
+    """
     unknown = set(info["classes"]) - STYLEGAN2_CLASSES
     if "SynthesisInput" in unknown or any(k == "synthesis.input" or k.startswith("synthesis.L") for k in attrs):
         raise ValueError("a StyleGAN3 generator (it has StyleGAN3's SynthesisInput and L* layers); only StyleGAN2 "

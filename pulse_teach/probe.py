@@ -23,12 +23,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import faces
-from .models import MODELS_DIR, read_export, write_export
+from . import faces, seed_plan
+from .bundled import REINSTALL, data_root
+from .checkpoints import read_export, write_export
+from .images import from_uint8
+from .runtime import resolve_device
 
 FORMAT = "pulse_teach.probe/1"
-PROBE_PATH = MODELS_DIR / "probe.pt"
-EVAL_SEED = 7_000_000  # faces for accuracy figures; training faces use seeds below this
+PROBE_PATH = data_root() / "models" / "probe.pt"
+EVAL_SEED = seed_plan.PROBE_EVALUATION  # faces for accuracy figures (seed_plan keeps training faces elsewhere)
 
 
 def _head_sizes() -> dict[str, int]:
@@ -152,7 +155,7 @@ def evaluate(probe: AttributeProbe, attribute_dicts: list[dict], images: torch.T
 def eval_set(n: int = 1000, seed: int = EVAL_SEED, size: int = 64) -> tuple[list[dict], torch.Tensor]:
     """A fixed set of fresh renders the probe never trained on: (attribute dicts, (n, 3, R, R) in [0, 1])."""
     images, attribute_dicts = faces.dataset(n, seed, size)
-    return attribute_dicts, torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
+    return attribute_dicts, from_uint8(images)
 
 
 @dataclass
@@ -179,8 +182,7 @@ class ProbeEvent:
 
 def train_probe(config: ProbeConfig, callback: Callable[[ProbeEvent], None] | None = None) -> AttributeProbe:
     """Train an AttributeProbe on fresh renders (balanced world, degraded at random); returns it in eval mode."""
-    if config.seed * 10 ** 6 + config.steps > EVAL_SEED:
-        raise ValueError(f"training faces would reach the evaluation faces (seed {EVAL_SEED}); lower seed or steps")
+    first = seed_plan.face_seeds("probe training", config.seed, config.steps).start  # ValueError outside the plan
     torch.manual_seed(config.seed)
     device = torch.device(config.device)
     probe = AttributeProbe(config.width, config.feature_dim).to(device)
@@ -188,12 +190,11 @@ def train_probe(config: ProbeConfig, callback: Callable[[ProbeEvent], None] | No
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.steps)
     rng = torch.Generator().manual_seed(config.seed)
     probe.train()
-    first = config.seed * 10 ** 6
     batches = faces.stream(config.batch, first, 64, config.workers)
     try:
         for step in range(config.steps):
             images, attribute_dicts = next(batches), faces.sample_attributes(config.batch, first + step)
-            x = degrade(torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255, rng)  # (B, 3, 64, 64)
+            x = degrade(from_uint8(images), rng)  # (B, 3, 64, 64)
             targets = {k: v.to(device) for k, v in labels_to_tensors(attribute_dicts).items()}
             loss = probe_loss(probe(x.to(device)), targets)
             optimizer.zero_grad(set_to_none=True)
@@ -213,12 +214,17 @@ def save_probe(path: str | os.PathLike, probe: AttributeProbe, meta: dict | None
 
 
 def load_probe(path: str | os.PathLike | None = None, device: str | torch.device | None = None) -> AttributeProbe:
-    """The bundled probe (or one written by ``save_probe``), float32, in eval mode, gradients off."""
+    """The bundled probe (or one written by ``save_probe``), float32, in eval mode, gradients off.
+
+    Raises FileNotFoundError (saying how to get it) when there is no probe at ``path``; ValueError for a file
+    of another format or a device not available here.
+    """
     path = Path(path) if path is not None else PROBE_PATH
     if not path.is_file():
-        raise FileNotFoundError(f"no probe at {path}; train one with `python -m pulse_teach train-probe`")
+        raise FileNotFoundError(f"no probe at {path}. To get it: train one with `python -m pulse_teach train-probe`"
+                                + (f"; or {REINSTALL}" if path == PROBE_PATH else ""))
     config, state, meta = read_export(path, FORMAT)
     probe = AttributeProbe(**config)
     probe.load_state_dict(state)
     probe.meta = meta
-    return probe.to(device or "cpu").eval().requires_grad_(False)
+    return probe.to(resolve_device(device or "cpu")).eval().requires_grad_(False)

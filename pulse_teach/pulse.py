@@ -4,7 +4,7 @@ The search does not recover the true high-res image: many images downscale to th
 and PULSE returns ones the generator finds realistic. Each seed starts from a different random point
 and usually ends at a different, equally consistent, imagined face.
 
-Differences from the official code (see ../shared/docs/pulse_method.md, section 13): acceptance
+Differences from the official code (see docs/pulse_method.md §13): acceptance
 (MSE <= eps) is decided per seed, the best iterate of each seed is returned rather than the last,
 any integer (0 too) is a seed, many seeds run as one batch, and everything runs on the CPU.
 """
@@ -20,10 +20,11 @@ import torch
 from PIL import Image
 
 from .downscale import bicubic_downsample
-from .images import to_tensor
+from .images import from_generator, to_tensor
+from .inputs import infer_factor as infer_factor  # re-exported; the factor rule lives in inputs
 from .inputs import prepare_input
 from .latent import GaussianFit, fit_gaussian
-from .runtime import free_memory, is_out_of_memory, resolve_device
+from .runtime import free_memory, is_out_of_memory, module_device
 from .sphere import SphericalOptimizer, geocross
 
 SCHEDULES = ("fixed", "linear1cycle", "linear1cycledrop")
@@ -82,13 +83,16 @@ class PulseConfig:
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "PulseConfig":
-        """The official PULSE run for ``name`` in PRESETS (e.g. "x64": 16x16 -> 1024x1024), with overrides."""
+        """The official PULSE run for ``name`` in PRESETS (e.g. "x64": 16x16 -> 1024x1024), with overrides.
+
+        Raises ValueError for an unknown preset name.
+        """
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
         return cls(**{**PRESETS[name]["config"], **overrides})
 
 
-# The official run (run.py defaults, see ../shared/docs/pulse_method.md §8): one seed, 100 Adam steps at
+# The official run (run.py defaults, see docs/pulse_method.md §8): one seed, 100 Adam steps at
 # LR 0.4, linear1cycledrop, 100*L2 + 0.05*GEOCROSS, eps 2e-3, 18 latents (not tiled), the first 5 noise
 # maps trainable, the last (1024 px) zeroed, each sphere radius = the start's norm. With StyleGAN2 the 5
 # trainable maps are at 4, 8, 8, 16, 16 px (StyleGAN v1 had two 4 px maps), 17 maps in all.
@@ -100,7 +104,10 @@ PRESETS: dict[str, dict] = {
 
 
 def parse_loss(spec: str) -> list[tuple[float, str]]:
-    """'100*L2+0.05*GEOCROSS' -> [(100.0, 'L2'), (0.05, 'GEOCROSS')]; a bare name has weight 1."""
+    """'100*L2+0.05*GEOCROSS' -> [(100.0, 'L2'), (0.05, 'GEOCROSS')]; a bare name has weight 1.
+
+    Raises ValueError for an unknown term or a weight that is not a number.
+    """
     terms = []
     for part in spec.replace(" ", "").split("+"):
         weight, _, name = part.rpartition("*")
@@ -115,7 +122,10 @@ def parse_loss(spec: str) -> list[tuple[float, str]]:
 
 
 def lr_multiplier(schedule: str, step: int, steps: int) -> float:
-    """The factor on the base learning rate at ``step`` (0 .. steps-1), as in the official code."""
+    """The factor on the base learning rate at ``step`` (0 .. steps-1), as in the official code.
+
+    Raises ValueError for an unknown schedule.
+    """
     x, s = step, steps
     if schedule == "fixed":
         return 1.0
@@ -227,17 +237,15 @@ def upsample(
     seeds: None for config.num_seeds seeds from config.seed, an int n for n seeds from config.seed, or
     an explicit list. Callbacks run after every step. ``should_stop()`` returning True, or a
     KeyboardInterrupt (the kernel's stop button), ends the search early and returns the best so far.
-    ``device`` moves the generator there (one that is not available here raises a one-line ValueError);
-    by default the search runs where the generator is. Running out of memory raises
+    The search runs where the generator is; the generator is never moved. ``device``, if given, only
+    checks that: a generator elsewhere, or a device not available here, raises a one-line ValueError. Running out of memory raises
     ``PulseOutOfMemory`` (a ``torch.OutOfMemoryError``) that says what to change.
     """
     config = config or PulseConfig()
-    if device is not None:
-        generator.to(resolve_device(device))
+    device = module_device(generator, device)
     channels = getattr(generator, "img_channels", 3)
     if channels not in (1, 3):
         raise ValueError(f"the generator makes {channels}-channel images; PULSE works with colour (3) or greyscale (1)")
-    device = next(generator.parameters()).device
     notices = []
     if isinstance(low_res, Image.Image):  # one normalisation for every way a picture enters: prepare_input's
         prepared = prepare_input(low_res, generator.resolution)
@@ -293,18 +301,6 @@ def _upsample(generator, target, factor, config, seeds, callbacks, should_stop, 
             _merge(result, retry, missed)
     result.wall_time = time.perf_counter() - start
     return result
-
-
-def infer_factor(resolution: int, low_res_size: Sequence[int]) -> int:
-    """The integer factor from the low-res side to the generator's side, or a clear error."""
-    h, w = int(low_res_size[0]), int(low_res_size[1])
-    if h != w:
-        raise ValueError(f"the low-res image must be square, got {h}x{w}; crop it first")
-    if resolution % h:
-        valid = [resolution // 2**k for k in range(1, int(np.log2(resolution))) if resolution // 2**k >= 2]
-        raise ValueError(f"the generator makes {resolution}x{resolution} images, which is not an integer multiple "
-                         f"of {h}x{h}; resize the input to one of {valid}")
-    return resolution // h
 
 
 def restart_seed(seed: int, attempt: int) -> int:
@@ -388,6 +384,7 @@ class _Search:
         return latent.requires_grad_(True), noise
 
     def run(self, seeds: list[int], attempt: int) -> _Run:
+        """Raises KeyboardInterrupt when stopped before its first step finished (nothing to return)."""
         cfg, g = self.config, self.generator
         latent, noise = self.initial_state(seeds)
         params = [latent] + [noise[i] for i in self.trainable]
@@ -413,7 +410,7 @@ class _Search:
                     synthesised = synthesised.float()  # the losses stay in float32
                 if synthesised.shape[1] == 1:  # a greyscale generator: its faces in grey RGB
                     synthesised = synthesised.expand(-1, 3, -1, -1)
-                images = (synthesised + 1) / 2  # (S, 3, R, R)
+                images = from_generator(synthesised)  # (S, 3, R, R), not clamped: the loss sees all of it
                 downscaled = bicubic_downsample(images, self.factor)  # (S, 3, h, w)
                 l2 = (downscaled - self.target).pow(2).mean(dim=(1, 2, 3))  # (S,)
                 terms = {"L2": l2.clamp_min(cfg.eps),

@@ -15,15 +15,19 @@ from collections import Counter
 
 import torch
 
-from . import faces
+from . import faces, seed_plan
+from .images import from_generator, from_uint8
 from .probe import AttributeProbe
 from .stylegan2 import Generator
 
-REFERENCE_SEED = 8_000_000  # renders the generated samples are compared with (never used in training)
+REFERENCE_SEED = seed_plan.QUALITY_REFERENCE  # renders the generated samples are compared with (never trained on)
 
 
 def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
-    """|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2)) between two (N, D) clouds of features."""
+    """|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2)) between two (N, D) clouds of features.
+
+    Raises ValueError unless both are (N, D) feature sets with the same D and N >= 2.
+    """
     a, b = features_a.double(), features_b.double()
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
         raise ValueError(f"expected two (N, D) feature sets with the same D and N >= 2, got "
@@ -44,13 +48,13 @@ def generate(generator: Generator, n: int, seed: int, batch: int = 128, truncati
     device = next(generator.parameters()).device
     chunks = [generator(z[i:i + batch].to(device), truncation_psi=truncation_psi, noise_mode="const")
               for i in range(0, n, batch)]
-    return torch.cat(chunks).add(1).div(2).clamp(0, 1).cpu()
+    return from_generator(torch.cat(chunks), clamp=True).cpu()
 
 
 def renders(n: int, seed: int = REFERENCE_SEED, **overrides) -> tuple[list[dict], torch.Tensor]:
     """n fresh renders of the face world: (attribute dicts, (n, 3, 64, 64) in [0, 1])."""
     images, attribute_dicts = faces.dataset(n, seed, **overrides)
-    return attribute_dicts, torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
+    return attribute_dicts, from_uint8(images)
 
 
 def distribution(attribute_dicts: list[dict]) -> dict[str, dict[str, float]]:

@@ -121,6 +121,8 @@ def bias_experiment(models: dict[str, torch.nn.Module], samples: list, seeds: Se
     again) and receives the new ones; ``callback(model, sample, result)`` is called after each pair, for progress.
     Per model and sample: accepted count, share of accepted solutions read as dark, their mean skin
     tone (0 = lightest, 1 = darkest); per model the same over all accepted solutions.
+
+    Raises ValueError without at least one model and one sample.
     """
     if not models or not samples:
         raise ValueError(f"need at least one model and one sample, got {len(models)} and {len(samples)}")
@@ -157,6 +159,8 @@ def agreement_summary(reports: list[dict], truths: list[dict]) -> dict[str, dict
 
     reports: ``recovery_report`` results (with a probe); truths: the matching true attribute dicts.
     Inputs with no accepted solution are left out of both means (``inputs`` counts the rest).
+
+    Raises ValueError unless there is one truth per report.
     """
     if len(reports) != len(truths):
         raise ValueError(f"need one truth per report, got {len(reports)} reports and {len(truths)} truths")

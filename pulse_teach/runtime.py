@@ -38,7 +38,10 @@ def by_mode(full: T, fast: T) -> T:
 
 
 def shrink(config: T, **fast_values) -> T:
-    """A copy of the dataclass ``config`` with ``fast_values`` applied in fast mode; ``config`` itself otherwise."""
+    """A copy of the dataclass ``config`` with ``fast_values`` applied in fast mode; ``config`` itself otherwise.
+
+    Raises TypeError for anything but a dataclass instance.
+    """
     if not dataclasses.is_dataclass(config) or isinstance(config, type):
         raise TypeError(f"expected a dataclass instance such as PulseConfig(), got {config!r}")
     return dataclasses.replace(config, **fast_values) if fast_mode() else config
@@ -111,7 +114,10 @@ def default_device() -> str:
 
 
 def resolve_device(name: str | None = "auto") -> torch.device:
-    """'auto' (or None) is ``default_device()``; a name such as 'cuda' or 'cuda:1' must be available here."""
+    """'auto' (or None) is ``default_device()``; a name such as 'cuda' or 'cuda:1' must be available here.
+
+    Raises ValueError (one line, listing what is available) for an unknown or unavailable device.
+    """
     if name is None or name == "auto":
         return torch.device(default_device())
     available = available_devices()
@@ -124,6 +130,22 @@ def resolve_device(name: str | None = "auto") -> torch.device:
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
         raise ValueError(f"device {name!r} is not available here: {torch.cuda.device_count()} CUDA device(s)")
     return device
+
+
+def module_device(module: torch.nn.Module, device: str | torch.device | None = None) -> torch.device:
+    """Where ``module``'s parameters are. With ``device``, check that this is where they are; nothing is moved.
+
+    Raises ValueError (one line) when ``device`` is not available here, or when the module is elsewhere:
+    moving a caller's model behind their back would leave it on another device after the call.
+    """
+    where = next(iter(module.parameters()), torch.empty(0)).device
+    if device is None:
+        return where
+    wanted = resolve_device(device)
+    if wanted.type != where.type or (wanted.index is not None and where.index is not None and wanted.index != where.index):
+        raise ValueError(f"the model is on {where}, not {wanted}: move it there first (model.to({str(wanted)!r}), or "
+                         f"load_generator(..., device={str(wanted)!r})), or leave device unset to run where it is")
+    return where
 
 
 def device_report() -> str:

@@ -19,13 +19,13 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from . import faces
+from . import faces, seed_plan
+from .bundled import REINSTALL, data_root
 from .downscale import bicubic_downsample
-from .images import save_image, to_tensor
-from .models import MODELS_DIR
+from .images import from_uint8, save_image, to_tensor
 
-SAMPLES_DIR = MODELS_DIR.parent / "samples"
-SAMPLES_SEED = 9_000_000  # held out: training uses seeds in [10^6, 7 * 10^6), evaluations 7-8 * 10^6
+SAMPLES_DIR = data_root() / "samples"  # data/samples in the repository, pulse_teach/data/samples installed
+SAMPLES_SEED = seed_plan.LESSON_SAMPLES  # held out: no model or probe trains or is evaluated on these
 LOW_RES_SIDES = (16, 8)
 
 
@@ -47,7 +47,7 @@ def write_samples(out_dir: str | os.PathLike = SAMPLES_DIR, per_group: int = 4) 
     names, index = [], []
     for g, group in enumerate(("light", "dark")):
         images, attribute_dicts = faces.dataset(per_group, SAMPLES_SEED + g, skin_tone=group)
-        truths = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255  # (n, 3, 64, 64)
+        truths = from_uint8(images)  # (n, 3, 64, 64)
         for i, (truth, attributes) in enumerate(zip(truths, attribute_dicts)):
             name = f"face{len(names)}"
             save_image(truth, out_dir / f"{name}_64.png")
@@ -63,15 +63,19 @@ def write_samples(out_dir: str | os.PathLike = SAMPLES_DIR, per_group: int = 4) 
 
 
 def list_samples(samples_dir: str | os.PathLike = SAMPLES_DIR) -> list[str]:
-    """Names of the bundled samples, in order."""
+    """Names of the bundled samples, in order; FileNotFoundError (saying how to get them) when they are missing."""
     path = Path(samples_dir) / "index.json"
     if not path.is_file():
-        raise FileNotFoundError(f"no lesson samples at {samples_dir}; write them with samples.write_samples()")
+        raise FileNotFoundError(f"no lesson samples at {samples_dir} (no index.json). To get them: "
+                                f"{REINSTALL}; or write them with pulse_teach.samples.write_samples()")
     return [entry["name"] for entry in json.loads(path.read_text())]
 
 
 def load_sample(name: str, samples_dir: str | os.PathLike = SAMPLES_DIR) -> Sample:
-    """A bundled sample by name (see ``list_samples``)."""
+    """A bundled sample by name (see ``list_samples``).
+
+    Raises ValueError for an unknown name, FileNotFoundError (saying how to get them) when the samples are missing.
+    """
     samples_dir = Path(samples_dir)
     if name not in list_samples(samples_dir):
         raise ValueError(f"unknown sample {name!r}; expected one of {list_samples(samples_dir)}")

@@ -56,6 +56,8 @@ def geocross(ws: torch.Tensor) -> torch.Tensor:
     when their norms are equal. The official code uses d = 512 (so d/8 = 64), includes the diagonal
     pairs (theta_ii ~ 0) and sums over the batch; here each sample gets its own value. It pulls the L
     style vectors of one image towards a single w, i.e. towards images the generator makes naturally.
+
+    Raises ValueError for ws that are not (N, L, d).
     """
     if ws.ndim != 3:
         raise ValueError(f"geocross expects ws shaped (N, L, d), got {tuple(ws.shape)}")

@@ -33,12 +33,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import faces
+from . import faces, seed_plan
 from .discriminator import Discriminator, ProbeFeatureHead, augment
-from .images import make_grid, save_image
+from .images import from_generator, make_grid, save_image
 from .models import save_generator
 from .probe import load_probe
-from .runtime import stop_requests
+from .runtime import resolve_device, stop_requests
 from .storage import atomic_path
 from .stylegan2 import SMALL_64, Generator
 
@@ -127,8 +127,7 @@ class Trainer:
         self.config = cfg = config
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
-        self.device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto"
-                                   else cfg.device)
+        self.device = resolve_device(cfg.device)
         memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         torch.manual_seed(cfg.seed)
         self.G = Generator(**cfg.generator).to(self.device, memory_format=memory_format)
@@ -196,7 +195,7 @@ class Trainer:
         images = augment(images, self.config.augment, self.rng)
         logits = self.D(images)  # (N,)
         if self.probe_head is not None:
-            feats = self.probe.features(images.add(1).div(2))  # (N, feature_dim); frozen, but passes gradients
+            feats = self.probe.features(from_generator(images))  # (N, feature_dim); frozen, but passes gradients
             logits = logits + self.config.probe_d * self.probe_head(feats)
         return logits
 
@@ -252,7 +251,7 @@ class Trainer:
         """
         cfg, res = self.config, self.G.resolution
         callback = callback or (lambda event: None)
-        first_seed = 10 ** 6 * (cfg.seed + 1) + self.step  # training faces never use seeds < 10^6
+        first_seed = seed_plan.face_seeds("GAN training", cfg.seed, offset=self.step).start  # ValueError outside
         batches = face_batches(cfg.batch, res, first_seed, cfg.skin_tone, cfg.data_workers)
         memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         start, last_sample, last_save = time.perf_counter(), -math.inf, time.perf_counter()
@@ -320,7 +319,7 @@ class Trainer:
         """8x8 grid of G_ema on the run's fixed latents -> samples/step{step:06d}.png."""
         images = self.G_ema(self.sample_z.to(self.device), noise_mode="const")  # (64, 3, R, R)
         path = self.run_dir / "samples" / f"step{self.step:06d}.png"
-        save_image(make_grid(images.add(1).div(2).clamp(0, 1).cpu(), ncol=8), path)
+        save_image(make_grid(from_generator(images, clamp=True).cpu(), ncol=8), path)
         if self.config.snapshots:
             self.export(path.with_suffix(".pt"))
         return path

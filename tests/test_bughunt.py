@@ -23,8 +23,15 @@ from PIL import Image
 import pulse_teach.cli.reports as reports
 import pulse_teach.cli.upsample as cli_upsample
 import pulse_teach.inputs as inputs
-from nvidia_lookalike import (FakePersistent, _easydict, fake_nvidia_modules, generator_init_kwargs, lookalike_pickle,
-                              random_generator, stub_of)
+from nvidia_lookalike import (
+    FakePersistent,
+    _easydict,
+    fake_nvidia_modules,
+    generator_init_kwargs,
+    lookalike_pickle,
+    random_generator,
+    stub_of,
+)
 from pulse_teach.checkpoints import detect_format, to_rosinality
 from pulse_teach.cli import main
 from pulse_teach.images import to_tensor
@@ -239,8 +246,9 @@ def _grey16(tmp_path) -> Image.Image:
     """make_case14: a 16-bit greyscale PNG, a ramp from 0 to 65535 left to right (written by hand)."""
     ramp = (np.mgrid[0:32, 0:32][1] * 65535 // 31).astype(">u2")
     raw = b"".join(b"\x00" + row.tobytes() for row in ramp)
-    chunk = lambda kind, data: (struct.pack(">I", len(data)) + kind + data
-                                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
     (tmp_path / "grey16.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 32, 32, 16, 0, 0, 0, 0))
                                           + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
     return Image.open(tmp_path / "grey16.png")

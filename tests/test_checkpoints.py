@@ -13,8 +13,15 @@ from collections import OrderedDict
 import pytest
 import torch
 
-from nvidia_lookalike import (FakePersistent, fake_nvidia_modules, generator_init_kwargs, layer_attrs,
-                              lookalike_pickle, random_generator, stub_of)
+from nvidia_lookalike import (
+    FakePersistent,
+    fake_nvidia_modules,
+    generator_init_kwargs,
+    layer_attrs,
+    lookalike_pickle,
+    random_generator,
+    stub_of,
+)
 from pulse_teach.checkpoints import detect_format, to_rosinality
 from pulse_teach.models import load_generator, save_generator
 from pulse_teach.nvidia_pickle import generator_config, read_network_pickle
@@ -71,7 +78,7 @@ def test_ffhq_configs_are_recognised_from_their_shapes(preset, clamp, num_tensor
     with torch.device("meta"):
         G = Generator(**preset, conv_clamp=clamp)  # shapes only
     tensors = G.state_dict()
-    assert len(tensors) == num_tensors  # 182 at 1024, as NVIDIA's G_ema (docs §4)
+    assert len(tensors) == num_tensors  # 182 at 1024, as NVIDIA's G_ema (docs/stylegan2_checkpoints.md §4)
     info = {"classes": sorted({type(m).__name__ for m in G.modules()}), "num_ws": G.num_ws}
     assert generator_config(tensors, layer_attrs(G), info) == G.config
 

@@ -6,8 +6,15 @@ import pytest
 import torch
 from PIL import Image
 
-from pulse_teach.downscale import (DOWNSCALE_METHODS, bicubic_downsample, bicubic_taps, downscale, downscale_matrix,
-                                   null_space_part, project_consistent)
+from pulse_teach.downscale import (
+    DOWNSCALE_METHODS,
+    bicubic_downsample,
+    bicubic_taps,
+    downscale,
+    downscale_matrix,
+    null_space_part,
+    project_consistent,
+)
 
 
 def _reference_taps(factor: int) -> np.ndarray:
@@ -42,7 +49,7 @@ def _reference_downsample(images: np.ndarray, factor: int) -> np.ndarray:
     return out
 
 
-# --- 1. taps against the table in docs/pulse_method.md section 6 -----------------------------------
+# --- 1. taps against the table in docs/pulse_method.md §6 -----------------------------------
 
 @pytest.mark.parametrize(
     "factor, n_negative, tap_min, tap_max",

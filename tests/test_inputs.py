@@ -8,8 +8,15 @@ import torch
 from PIL import Image
 
 from pulse_teach import downscale
-from pulse_teach.inputs import (InputError, default_factor, nearest_side, parse_background, parse_crop,
-                                prepare_input, valid_sides)
+from pulse_teach.inputs import (
+    InputError,
+    default_factor,
+    nearest_side,
+    parse_background,
+    parse_crop,
+    prepare_input,
+    valid_sides,
+)
 
 R = 64  # the bundled faces64 model's resolution
 

@@ -11,12 +11,21 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from pulse_teach import PulseConfig, PulseStep, load_generator, load_sample, upsample
-from pulse_teach import live
-from pulse_teach.live import (PULSE_FIELDS, PULSE_OPTIONS, PULSE_RANGES, ControlPanel, LivePanel, PulseMonitor,
-                              TrainMonitor, config_widgets, read_config, uploaded_files)
+from pulse_teach import PulseConfig, PulseStep, live, load_generator, load_sample, upsample
+from pulse_teach.live import (
+    PULSE_FIELDS,
+    PULSE_OPTIONS,
+    PULSE_RANGES,
+    ControlPanel,
+    LivePanel,
+    PulseMonitor,
+    TrainMonitor,
+    config_widgets,
+    read_config,
+    uploaded_files,
+)
 from pulse_teach.runtime import by_mode, default_device, fast_mode, shrink
-from pulse_teach.train import TrainConfig, TrainEvent, Trainer
+from pulse_teach.train import TrainConfig, Trainer, TrainEvent
 
 PNG = b"\x89PNG"
 TINY = PulseConfig(num_seeds=2, steps=6, gaussian_fit_samples=2000, image_every=2)

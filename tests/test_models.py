@@ -98,8 +98,8 @@ def test_unknown_name_lists_the_known_ones():
         load_generator("faces128")
 
 
-def test_missing_bundled_model_says_it_is_not_trained_yet(models_dir):
-    with pytest.raises(FileNotFoundError, match="not been trained"):
+def test_missing_bundled_model_says_what_is_missing_and_how_to_get_it(models_dir):
+    with pytest.raises(FileNotFoundError, match="bundled model .faces64. is missing.*reinstall.*model card"):
         load_generator("faces64")
 
 
@@ -115,8 +115,9 @@ def test_bundled_names_load_from_the_models_folder(tiny, models_dir):
     assert loaded.meta["skin_tone"] == "balanced" and loaded.config == tiny.config
 
 
-def test_bundled_models_live_in_the_repository():
-    assert models.MODELS_DIR == models.Path(models.__file__).resolve().parents[1] / "data" / "models"
+def test_bundled_models_are_found_through_the_data_package():
+    import importlib.resources
+    assert models.MODELS_DIR == importlib.resources.files("pulse_teach.data") / "models"
     assert _bundled_presence() == {"faces64": True, "faces64-skewed": True}
     rows = {row.name: row for row in list_models()}
     assert set(rows) == {"faces64", "faces64-skewed", "ffhq-256", "ffhq-512", "ffhq-1024"}

@@ -5,8 +5,16 @@ import pytest
 import torch
 
 from pulse_teach import faces
-from pulse_teach.probe import (AttributeProbe, ProbeConfig, degrade, eval_set, evaluate, load_probe, save_probe,
-                               train_probe)
+from pulse_teach.probe import (
+    AttributeProbe,
+    ProbeConfig,
+    degrade,
+    eval_set,
+    evaluate,
+    load_probe,
+    save_probe,
+    train_probe,
+)
 
 
 def test_outputs_follow_the_schema():

@@ -76,6 +76,11 @@ def test_infer_factor():
         infer_factor(64, (8, 16))
     with pytest.raises(ValueError, match="not an integer multiple"):
         infer_factor(64, (10, 10))
+    with pytest.raises(ValueError, match=r"resize the input to one of \[2, 4, 8, 16, 32\]"):  # the sides inputs makes
+        infer_factor(64, (48, 48))
+    assert infer_factor(64, (64, 64)) == 1  # a full-size input: PULSE as a projection
+    from pulse_teach import inputs, pulse
+    assert pulse.infer_factor is inputs.infer_factor  # one factor rule
 
 
 def test_every_seed_in_one_batch_reaches_eps(generator, target):
@@ -190,3 +195,16 @@ def test_without_sphere_projection_the_latent_norms_drift(generator, target):
         norms[projected] = sphere_norm(fit.from_w(result.ws), 2).flatten() / math.sqrt(generator.w_dim)  # (S * num_ws,)
     assert torch.allclose(norms[True], torch.ones_like(norms[True]), atol=1e-3)
     assert (norms[False] > 1.2).all()  # a random start's norm is 1 +- 0.06 sqrt(d) at d = 128
+
+
+def test_upsample_never_moves_the_callers_generator(generator, target, monkeypatch):
+    from pulse_teach import runtime
+
+    config = PulseConfig(num_seeds=1, steps=1, gaussian_fit_samples=FIT)
+    assert upsample(generator, target, config, device="cpu").images.device.type == "cpu"  # where it is: fine
+    monkeypatch.setattr(runtime, "available_devices", lambda: ["cuda", "cpu"])  # as on a machine with a GPU
+    with pytest.raises(ValueError, match=r"the model is on cpu, not cuda: move it there first"):
+        upsample(generator, target, config, device="cuda")
+    assert next(generator.parameters()).device.type == "cpu"  # still where the caller put it
+    with pytest.raises(ValueError, match="not available here"):
+        upsample(generator, target, config, device="xpu")

@@ -8,8 +8,15 @@ import torch
 
 from pulse_teach import PulseConfig, faces, load_generator, load_probe, load_sample
 from pulse_teach.figures import bias_figure
-from pulse_teach.recovery import (agreement_summary, attribute_agreement, bias_experiment,
-                                  chance_agreement, diversity, rms_distance, skin_reading)
+from pulse_teach.recovery import (
+    agreement_summary,
+    attribute_agreement,
+    bias_experiment,
+    chance_agreement,
+    diversity,
+    rms_distance,
+    skin_reading,
+)
 
 
 def test_diversity_of_known_images():

@@ -1,4 +1,7 @@
-"""Tests for pulse_teach.stylegan2: NVIDIA's names/shapes/order, and the forward pass re-derived independently."""
+"""Tests for pulse_teach.stylegan2: NVIDIA's names/shapes/order, and the forward pass re-derived independently.
+
+Section numbers (§) refer to docs/stylegan2_checkpoints.md.
+"""
 from __future__ import annotations
 
 import copy
@@ -9,8 +12,17 @@ import torch
 import torch.nn.functional as F
 
 from pulse_teach.stylegan2 import (
-    FFHQ_256, FFHQ_512, FFHQ_1024, SMALL_64, Generator, SynthesisLayer, ToRGBLayer, modulated_conv2d,
-    setup_filter, upfirdn2d, upsample2d,
+    FFHQ_256,
+    FFHQ_512,
+    FFHQ_1024,
+    SMALL_64,
+    Generator,
+    SynthesisLayer,
+    ToRGBLayer,
+    modulated_conv2d,
+    setup_filter,
+    upfirdn2d,
+    upsample2d,
 )
 
 

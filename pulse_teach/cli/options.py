@@ -65,7 +65,10 @@ def add_pulse_options(parser: argparse.ArgumentParser, out: str) -> None:
 
 
 def pulse_config(args: argparse.Namespace) -> PulseConfig:
-    """The search settings: the options given, else the --preset's, else PulseConfig's with DEFAULT_SEEDS seeds."""
+    """The search settings: the options given, else the --preset's, else PulseConfig's with DEFAULT_SEEDS seeds.
+
+    Raises UsageError (one line) for options PulseConfig refuses.
+    """
     given = {field: value for field, value in (
         ("steps", args.steps), ("num_seeds", args.seeds), ("seed", args.seed), ("eps", args.eps), ("loss", args.loss),
         ("restarts", args.restarts), ("gaussian_fit_samples", args.fit_samples),
@@ -87,7 +90,10 @@ def preset_factor(args: argparse.Namespace, resolution: int) -> int | None:
 
 
 def load_model(args: argparse.Namespace) -> tuple[torch.nn.Module, torch.device]:
-    """--model on --device, downloaded first unless --no-download; every way it can fail is one line."""
+    """--model on --device, downloaded first unless --no-download; every way it can fail is one line.
+
+    Raises UsageError (one line) when the model cannot be found, downloaded or read.
+    """
     device = pick_device(args.device)
     try:
         with warnings.catch_warnings(record=True) as caught:

@@ -8,7 +8,8 @@ import dataclasses
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import torch
 
 from ..figures import pulse_figure
 from ..images import save_image
@@ -16,8 +17,17 @@ from ..inputs import PreparedInput
 from ..pulse import PulseResult, missed_eps_advice
 from ..storage import atomic_path, replaced_folder
 
-if TYPE_CHECKING:
-    from .upsample import Job
+
+@dataclasses.dataclass
+class Job:
+    """One input of a batch: where it comes from, where its outputs go, and (demo only) the truth."""
+
+    label: str  # how messages and the summary name it
+    source: Path
+    out: Path
+    factor: int | None = None  # None: chosen from the picture
+    truth: torch.Tensor | None = None  # (3, R, R) the face the input was made from, when known
+    attributes: dict | None = None  # the truth's face attributes, when known
 
 
 OUR_FILES = re.compile(r"(solution|missed)_seed\d+(_downscaled)?\.png|input\.png|original\.png|truth\.png|"

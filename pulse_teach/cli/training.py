@@ -21,10 +21,10 @@ from ..probe import EVAL_SEED, PROBE_PATH, ProbeConfig, ProbeEvent, load_probe, 
 from ..probe import eval_set as probe_eval_set
 from ..probe import evaluate as evaluate_probe
 from ..pulse import PulseConfig
-from ..runtime import resolve_device
 from ..quality import evaluate_generator, generate
+from ..runtime import resolve_device
 from ..storage import atomic_path
-from ..train import SKIN_TONES, TrainConfig, TrainEvent, Trainer
+from ..train import SKIN_TONES, TrainConfig, Trainer, TrainEvent
 
 TRAIN_EXAMPLES = """examples:
   python -m pulse_teach train --out runs/try --minutes 12                  # a short look at training

@@ -17,8 +17,7 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from ..inputs import (MAX_PIXELS, InputError, PreparedInput, parse_background, parse_crop, prepare_input,
-                      valid_factors)
+from ..inputs import MAX_PIXELS, InputError, PreparedInput, parse_background, parse_crop, prepare_input, valid_factors
 from ..probe import load_probe
 from ..pulse import PulseConfig, PulseResult, PulseStep, missed_eps_advice, upsample
 from ..recovery import recovery_report
@@ -26,7 +25,7 @@ from ..runtime import free_memory, is_out_of_memory, stop_requests
 from ..samples import SAMPLES_DIR, load_sample
 from ..storage import atomic_path, replaced_folder
 from .options import UsageError, add_pulse_options, load_model, preset_factor, pulse_config
-from .reports import foreign_files, print_demo_extras, print_summary, write_failure, write_outputs
+from .reports import Job, foreign_files, print_demo_extras, print_summary, write_failure, write_outputs
 
 UPSAMPLE_EXAMPLES = """examples:
   pulse-teach upsample face.png                           # 8 seeds, 100 steps -> pulse_out/face/
@@ -56,25 +55,16 @@ Exit status: 0 every input done, 1 some inputs failed (unusable, out of memory, 
 """
 
 
-@dataclasses.dataclass
-class Job:
-    """One input of a batch: where it comes from, where its outputs go, and (demo only) the truth."""
-
-    label: str  # how messages and the summary name it
-    source: Path
-    out: Path
-    factor: int | None = None  # None: chosen from the picture
-    truth: torch.Tensor | None = None  # (3, R, R) the face the input was made from, when known
-    attributes: dict | None = None  # the truth's face attributes, when known
-
-
 def _say_stopping() -> None:
     print("\nCtrl-C: stopping after this step and keeping what is done (Ctrl-C again to quit now)",
           file=sys.stderr, flush=True)
 
 
 def run_upsample(args: argparse.Namespace) -> int:
-    """PULSE on each picture named on the command line."""
+    """PULSE on each picture named on the command line.
+
+    Raises UsageError (one line) for bad options; failures of single inputs are reported, not raised.
+    """
     try:
         crop = parse_crop(args.crop) if args.crop else None
         background = parse_background(args.background)
@@ -112,7 +102,11 @@ def _int_or_usage(option: str, value: str) -> int:
 
 def run_jobs(jobs: list[Job], args: argparse.Namespace, out: Path, crop=None, background=(255, 255, 255),
              probe=None, expect_resolution: int | None = None) -> int:
-    """Run PULSE on every job in turn; bad inputs are reported and skipped; Ctrl-C keeps what is done."""
+    """Run PULSE on every job in turn; bad inputs are reported and skipped; Ctrl-C keeps what is done.
+
+    Raises UsageError for a model the demo cannot use, an output folder holding foreign files, or a factor that
+    does not divide the model's side.
+    """
     config = pulse_config(args)
     for job in jobs:  # each input's folder is replaced as a whole: it must hold only what a PULSE run writes
         foreign = foreign_files(job.out)

@@ -23,8 +23,17 @@ live_train), ``controls`` (config_widgets, control_panel, the PULSE presets, upl
 from __future__ import annotations
 
 from .context import STOP_HINT, in_run_callback, stop_requested
-from .controls import (PULSE_FIELDS, PULSE_OPTIONS, PULSE_RANGES, ControlPanel, config_widgets, control_panel,
-                       model_choices, read_config, uploaded_files)
+from .controls import (
+                       PULSE_FIELDS,
+                       PULSE_OPTIONS,
+                       PULSE_RANGES,
+                       ControlPanel,
+                       config_widgets,
+                       control_panel,
+                       model_choices,
+                       read_config,
+                       uploaded_files,
+)
 from .monitors import PulseMonitor, TrainMonitor, live_train, live_upsample
 from .panel import LivePanel, figure_png, png_width, show_figure, show_gallery, show_images
 from .playground import Gan2DPlayground, gan2d_playground, gan2d_status

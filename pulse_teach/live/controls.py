@@ -16,7 +16,6 @@ import traceback
 from typing import Any, Callable
 
 import ipywidgets as widgets
-import torch
 from IPython.display import display
 
 from ..pulse import OPTIMIZERS, SCHEDULES
@@ -35,7 +34,7 @@ def model_choices() -> list[str]:
     """Model names a lesson offers: the bundled ones, plus the FFHQ downloads when a GPU is present."""
     from ..models import KNOWN_MODELS
 
-    gpu = torch.cuda.is_available()
+    gpu = default_device() != "cpu"
     return [name for name, source in KNOWN_MODELS.items() if source.kind == "bundled" or gpu]
 
 
@@ -55,6 +54,8 @@ def config_widgets(config, fields=None, ranges: dict | None = None, options: dic
     """One control per dataclass field: Dropdown (options), Checkbox (bool), slider (with a range) or text box.
 
     ranges: name -> (low, high) or (low, high, step), or (low, high, "log") for a log slider.
+
+    Raises TypeError for a non-dataclass or a field with no control, ValueError for unknown field names.
     """
     if not dataclasses.is_dataclass(config) or isinstance(config, type):
         raise TypeError(f"expected a dataclass instance such as PulseConfig(), got {config!r}")

@@ -20,9 +20,8 @@ from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
 from ..figures import pulse_figure
-from ..images import enlarge
+from ..images import enlarge, to_display
 from ..pulse import PulseConfig, PulseResult, PulseStep, lr_multiplier, missed_eps_advice, upsample
-from ..runtime import default_device
 from .context import STOP_HINT, stop_requested
 from .panel import LivePanel, show_figure
 
@@ -79,7 +78,7 @@ class PulseMonitor:
             if image.shape[-1] != big:
                 image = torch.nn.functional.interpolate(image[None], size=(big, big), mode="area")[0]
             top, left = pad + row * cell, pad + col * cell
-            canvas[top:top + big, left:left + big] = image.clamp(0, 1).permute(1, 2, 0).numpy()
+            canvas[top:top + big, left:left + big] = to_display(image)
 
         put(0, 0, enlarge(e.target, big))
         if self.truth is not None:
@@ -151,13 +150,14 @@ def live_upsample(generator: torch.nn.Module, low_res, config: PulseConfig | Non
                   final_figure: bool = True, max_seeds: int = 8) -> PulseResult:
     """``upsample`` with a live panel; the kernel's interrupt stops it and the best so far is returned.
 
-    ``device`` defaults to the GPU when there is one. With ``final_figure`` the result figure (truth,
+    It runs where the generator is (load it with ``load_generator(name, device=...)``); ``device``, if
+    given, is only checked (ValueError if the generator is elsewhere). With ``final_figure`` the result figure (truth,
     when given, next to the solutions and their downscales) is left below the panel.
     """
     config = config or PulseConfig()
     panel = LivePanel(period).show()
     monitor = PulseMonitor(panel, config, truth, max_seeds)
-    result = upsample(generator, low_res, config, seeds=seeds, callbacks=monitor, device=device or default_device())
+    result = upsample(generator, low_res, config, seeds=seeds, callbacks=monitor, device=device)
     monitor.finish(result)
     if final_figure:
         show_figure(pulse_figure(result, truth=truth, max_seeds=max_seeds), as_widget=panel.use_widgets)

@@ -36,7 +36,10 @@ def gan2d_status(lab: Gan2D) -> str:
 
 
 def parse_points(text: str) -> list[tuple[float, float]]:
-    """'x, y; x, y; ...' -> [(x, y), ...]."""
+    """'x, y; x, y; ...' -> [(x, y), ...].
+
+    Raises ValueError (quoting the bad pair) for text in another form.
+    """
     points = []
     for pair in (p for p in text.split(";") if p.strip()):
         values = pair.split(",")
@@ -79,7 +82,10 @@ class Gan2DPlayground:
         return dataclasses.replace(self.base, **values, points=points)
 
     def press(self, name: str) -> None:
-        """What button ``name`` does; an error shows in the status line (button callbacks hide them otherwise)."""
+        """What button ``name`` does; an error shows in the status line (button callbacks hide them otherwise).
+
+        Raises ValueError for an unknown button name.
+        """
         if name not in BUTTONS:
             raise ValueError(f"unknown button {name!r}; buttons are {BUTTONS}")
         try:
