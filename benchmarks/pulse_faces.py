@@ -21,8 +21,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pulse_teach import PulseConfig, upsample  # noqa: E402
-from pulse_teach import faces  # noqa: E402
+from pulse_teach import (  # noqa: E402
+    PulseConfig,
+    faces,  # noqa: E402
+    upsample,
+)
 from pulse_teach.images import enlarge, make_grid, save_image  # noqa: E402
 from pulse_teach.models import load_generator  # noqa: E402
 from pulse_teach.probe import load_probe  # noqa: E402

@@ -31,10 +31,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 from pulse_teach import faces  # noqa: E402
-from pulse_teach.runtime import resolve_device  # noqa: E402
 from pulse_teach.latent import fit_gaussian  # noqa: E402
 from pulse_teach.models import load_generator  # noqa: E402
 from pulse_teach.pulse import PulseConfig, upsample  # noqa: E402
+from pulse_teach.runtime import resolve_device  # noqa: E402
 from pulse_teach.samples import list_samples, load_sample  # noqa: E402
 from pulse_teach.train import TrainConfig, Trainer, face_batches  # noqa: E402
 

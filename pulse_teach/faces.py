@@ -80,7 +80,7 @@ SKIN_THRESHOLD = 0.5  # skin_tone below this is "light", at or above it "dark"
 
 
 def group_of(name: str, value: float) -> str:
-    """Name of the sub-range (e.g. "light"/"dark") a continuous value falls in."""
+    """Name of the sub-range (e.g. "light"/"dark") a continuous value falls in; ValueError outside them all."""
     attribute = ATTRIBUTE_BY_NAME[name]
     for group, low, high in attribute.groups:
         if low <= value < high or (value == high == attribute.values_or_range[1]):
@@ -159,7 +159,8 @@ def sample_attributes(n: int, seed: int, **overrides) -> list[dict]:
     An override is a fixed value (`glasses="none"`, `skin_tone=0.2`), "balanced" (uniform), a dict of
     weights over categories or named groups (`skin_tone={"light": 0.9, "dark": 0.1}`), a group name
     (`skin_tone="dark"`), or a (low, high) sub-range. Overriding one attribute leaves the others as
-    they were for that seed, so `glasses="none"` gives the same faces without glasses.
+    they were for that seed, so `glasses="none"` gives the same faces without glasses. Raises ValueError
+    for a bad n or seed, an unknown attribute or an override that does not fit its attribute.
     """
     for arg, value in (("n", n), ("seed", seed)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
@@ -218,7 +219,9 @@ def _shade(c, f: float) -> tuple[int, int, int]:
 
 def _against(c, skin, min_contrast: float = 45) -> tuple[int, int, int]:
     """c, darkened where needed to stand out from the skin (brown brows on brown skin)."""
-    luma = lambda rgb: 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+    def luma(rgb):
+        return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+
     if abs(luma(c) - luma(skin)) >= min_contrast:
         return tuple(c)
     return _shade(c, max(0.45 * luma(skin) - 8, 4) / max(luma(c), 1.0))
@@ -315,7 +318,11 @@ def _eye(pen, x, y, iris, rx=3.4, ry=2.5):
 
 
 def render(attributes: dict, size: int = 64, supersample: int = 4) -> np.ndarray:
-    """(size, size, 3) uint8 face: drawn `supersample` times larger, then area-averaged down."""
+    """(size, size, 3) uint8 face: drawn `supersample` times larger, then area-averaged down.
+
+    Raises ValueError unless ``attributes`` has exactly the world's attributes with valid values, and for
+    a size below 8.
+    """
     missing = set(ATTRIBUTE_BY_NAME) - set(attributes)
     extra = set(attributes) - set(ATTRIBUTE_BY_NAME)
     if missing or extra:
@@ -431,7 +438,10 @@ def _draw_face(pen: _Pen, a: dict) -> None:
 
 def dataset(n: int, seed: int, size: int = 64, processes: int = 1,
             **overrides) -> tuple[np.ndarray, list[dict]]:
-    """(n, size, size, 3) uint8 faces and their attribute dicts; same seed, same images."""
+    """(n, size, size, 3) uint8 faces and their attribute dicts; same seed, same images.
+
+    Raises ValueError for processes < 1 and whatever ``sample_attributes`` refuses.
+    """
     if not isinstance(processes, int) or processes < 1:
         raise ValueError(f"processes must be an int >= 1, got {processes!r}")
     faces = sample_attributes(n, seed, **overrides)

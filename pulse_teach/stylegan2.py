@@ -72,7 +72,8 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     x (N, I, H, W), weight (O, I, k, k), styles (N, I) -> (N, O, H*up, W*up). Two exact equivalents:
     fused=False scales the activations before and after one shared-weight conv (no gradient w.r.t.
     per-sample weights: faster when only ws/noise need gradients); fused=True builds per-sample weights
-    and runs one grouped conv with the batch folded into the channels (groups=N).
+    and runs one grouped conv with the batch folded into the channels (groups=N). Raises ValueError for
+    up other than 1 or 2, or up=2 without a 3x3 kernel and a resample filter.
     """
     n, in_ch, h, w = x.shape
     out_ch, _, kh, kw = weight.shape
@@ -135,6 +136,7 @@ class MappingNetwork(nn.Module):
 
     def forward(self, z: torch.Tensor, truncation_psi: float = 1.0,
                 truncation_cutoff: int | None = None) -> torch.Tensor:
+        """z (N, z_dim) -> ws (N, num_ws, w_dim), truncated towards w_avg; ValueError for another shape."""
         if z.ndim != 2 or z.shape[1] != self.z_dim:
             raise ValueError(f"z must have shape (N, {self.z_dim}), got {tuple(z.shape)}")
         x = z.to(self.w_avg.dtype)
@@ -268,6 +270,7 @@ class SynthesisNetwork(nn.Module):
         or a tensor broadcastable to (N, 1, H, W) that replaces the noise (gradients reach it).
         fused_modconv: which equivalent form of ``modulated_conv2d``. False (default) was 1.3-1.7x faster
         forward+backward on CPU at 64x64; True needed ~30% less activation memory at 1024 (equal time, N=1).
+        Raises ValueError for ws or noise of the wrong shape, or an unknown noise_mode.
         """
         if ws.ndim != 3 or tuple(ws.shape[1:]) != (self.num_ws, self.w_dim):
             raise ValueError(f"ws must have shape (N, {self.num_ws}, {self.w_dim}), got {tuple(ws.shape)}")
