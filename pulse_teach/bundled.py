@@ -20,7 +20,8 @@ REINSTALL = (f'reinstall pulse_teach with its data: pip install --force-reinstal
 
 
 def data_root() -> Path:
-    """The folder of the bundled files: ``pulse_teach/data`` of an installed wheel, ``data/`` of a checkout.
+    """The folder of the bundled files: ``pulse_teach/data`` of an installed wheel, ``data/`` of a checkout
+    (installed editable, or on PYTHONPATH as on a borrowed GPU machine).
 
     An install without the data package gets the folder where a wheel would have put it, so that
     messages about missing files name a real place. Raises RuntimeError only when the package was
@@ -28,8 +29,9 @@ def data_root() -> Path:
     """
     try:
         root = importlib.resources.files(DATA_PACKAGE)
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parent / "data"
+    except ModuleNotFoundError:  # not installed: run from a checkout (PYTHONPATH=.), or a wheel without data
+        checkout = Path(__file__).resolve().parents[1] / "data"
+        return checkout if (checkout / "models").is_dir() else Path(__file__).resolve().parent / "data"
     if not isinstance(root, Path):  # e.g. imported from a zip file: torch.load and Pillow need real files
         raise RuntimeError(f"pulse_teach's data is inside {root}, not on the file system; "
                            "install pulse_teach as a regular (unzipped) package")

@@ -72,3 +72,15 @@ def test_a_missing_bundled_file_says_what_is_missing_and_how_to_get_it():
 def test_every_notebook_installs_itself_with_the_same_colab_cell(path):
     first = next(c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
     assert "".join(first["source"]) == COLAB_CELL
+
+
+def test_a_checkout_on_the_python_path_finds_its_data(monkeypatch):
+    """Run from a checkout without installing (PYTHONPATH=., as on a borrowed GPU machine): data/ is used."""
+    from pulse_teach import bundled
+
+    def not_installed(name):
+        raise ModuleNotFoundError(name)
+
+    monkeypatch.setattr(bundled.importlib.resources, "files", not_installed)
+    assert bundled.data_root() == Path(bundled.__file__).resolve().parents[1] / "data"
+    assert bundled.bundled_file("models/faces64.pt").is_file()
