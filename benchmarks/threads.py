@@ -10,7 +10,9 @@ browser would be). Settings:
 - ``torch``: torch's own choice (one thread per core, OpenMP threads that spin while they wait);
 - ``auto``: pulse_teach's choice (``runtime.configure_threads``: what the package does by default);
 - ``1``, ``2``: that many threads, spinning as torch's default;
-- ``2-passive``: 2 threads that sleep while they wait (OMP_WAIT_POLICY=PASSIVE).
+- ``2-passive``: 2 threads that sleep while they wait (OMP_WAIT_POLICY=PASSIVE);
+- ``2-spin10k``, ``2-spin100k``: 2 threads that spin that many times before they sleep (GOMP_SPINCOUNT;
+  GNU OpenMP's default is 300,000).
 
 The slowdown is busy time / quiet time of the same setting; 2 cores shared by 2 CPU-bound processes
 should cost at most about 2x. Prints a table and writes JSON (default benchmarks/results/threads.json).
@@ -32,6 +34,8 @@ SETTINGS = {  # environment of the measured process
     "1": {"PULSE_TEACH_THREADS": "1"},
     "2": {"PULSE_TEACH_THREADS": "2"},
     "2-passive": {"PULSE_TEACH_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"},
+    "2-spin10k": {"PULSE_TEACH_THREADS": "2", "GOMP_SPINCOUNT": "10000"},
+    "2-spin100k": {"PULSE_TEACH_THREADS": "2", "GOMP_SPINCOUNT": "100000"},
 }
 WORKLOADS = {
     # lesson 04's scripted search: faces64, 8 seeds; steps from the command line
@@ -60,7 +64,7 @@ print(time.perf_counter() - start, torch.get_num_threads())
 def run(workload: str, setting: str, args: argparse.Namespace) -> tuple[float, int]:
     """(seconds, torch threads) of one workload in a fresh process with the setting's environment."""
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS",
-                                                              "PULSE_TEACH_THREADS")}
+                                                              "PULSE_TEACH_THREADS", "GOMP_SPINCOUNT")}
     env.update(SETTINGS[setting], PYTHONPATH=str(ROOT))
     code = WORKLOADS[workload].format(steps=args.steps, rounds=args.rounds)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
