@@ -35,7 +35,9 @@ log "ffhq_gpu rc $?"; cp "$RUNS/ffhq_gpu.json" "$OUT/" 2>/dev/null
 OMP_NUM_THREADS=2 timeout 120 $PY -m pulse_teach train-probe --device "$DEVICE" --workers 14 --steps "${PROBE_STEPS:-4000}" --out "$RUNS/probe.pt" \
     > "$RUNS/probe.log" 2>&1
 log "probe rc $?"
-cp "$RUNS/probe.pt" data/models/probe.pt   # the probe-D pilot and every evaluation use the new probe
+# The probe-D pilot and every evaluation use the new probe: this replaces the bundled one in the tree the
+# script runs in (a lease's copy; after a smoke run here, `git checkout data/models/probe.pt`).
+cp "$RUNS/probe.pt" data/models/probe.pt
 
 train() {  # name, minutes, options...
     local name=$1 minutes=$2; shift 2
