@@ -144,10 +144,10 @@ class Trainer:
                 raise ValueError(f"probe_d needs {self.probe.resolution}x{self.probe.resolution} images (the probe's "
                                  f"size); this generator makes {self.G.resolution}x{self.G.resolution}")
             self.probe_head = ProbeFeatureHead(self.probe.config["feature_dim"]).to(self.device)
-        d_params = list(self.D.parameters()) + (list(self.probe_head.parameters()) if self.probe_head else [])
+        self.critic_modules = [self.D] + ([self.probe_head] if self.probe_head is not None else [])  # what opt_d trains
         betas = tuple(map(float, cfg.betas))  # torch rejects integer betas such as (0, 0.99)
         self.opt_g = torch.optim.Adam([p for p in self.G.parameters() if p.requires_grad], cfg.lr_g, betas=betas)
-        self.opt_d = torch.optim.Adam(d_params, cfg.lr_d, betas=betas)
+        self.opt_d = torch.optim.Adam([p for m in self.critic_modules for p in m.parameters()], cfg.lr_d, betas=betas)
         self.rng = torch.Generator().manual_seed(cfg.seed)  # latents and mixing; on the CPU for every device
         self.sample_z = torch.randn(64, self.G.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 10 ** 6))
         self.step, self.nimg, self.elapsed = 0, 0, 0.0
@@ -201,12 +201,11 @@ class Trainer:
 
     def train_step(self, reals: torch.Tensor) -> dict[str, float]:
         """One D update (plus R1 every r1_interval steps) and one G update on the same fakes."""
-        cfg, G, D = self.config, self.G, self.D
+        cfg, G = self.config, self.G
         fakes = G.synthesis(self._latents(len(reals)), noise_mode="random")  # (N, 3, R, R), graph to G
         do_r1 = self.step % cfg.r1_interval == 0
-        critic_params = list(D.parameters()) + (list(self.probe_head.parameters()) if self.probe_head else [])
-        for p in critic_params:
-            p.requires_grad_(True)
+        for module in self.critic_modules:
+            module.requires_grad_(True)
         reals = reals.detach().requires_grad_(do_r1)
         blurred_fakes = self.blur(fakes)  # (N, 3, R, R), graph to G; D's step sees it detached
         real_logits, fake_logits = self.critic(self.blur(reals)), self.critic(blurred_fakes.detach())  # (N,), (N,)
@@ -220,8 +219,8 @@ class Trainer:
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
-        for p in critic_params:  # G's step needs gradients w.r.t. the fakes only
-            p.requires_grad_(False)
+        for module in self.critic_modules:  # G's step needs gradients w.r.t. the fakes only
+            module.requires_grad_(False)
         loss_g = F.softplus(-self.critic(blurred_fakes)).mean()  # non-saturating: -log D(G(z))
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
