@@ -57,6 +57,10 @@ ATTRIBUTES: tuple[Attribute, ...] = (
     Attribute("lighting", "continuous", (-1.0, 1.0), True,
               "-1 = lit from the left (right side in shadow), 0 = frontal, 1 = lit from the right",
               groups=(("left", -1.0, -1 / 3), ("front", -1 / 3, 1 / 3), ("right", 1 / 3, 1.0))),
+    Attribute("exposure", "continuous", (-1.0, 1.0), True,
+              "light on the face and neck: -1 = in shade, 0 = normal, 1 = bright sun (hair, clothes and "
+              "background are lit apart); at 8x8 it confounds skin tone",
+              groups=(("dim", -1.0, -1 / 3), ("normal", -1 / 3, 1 / 3), ("bright", 1 / 3, 1.0))),
     Attribute("iris_color", "categorical", ("brown", "blue", "green", "amber"), False,
               "colour of the irises"),
     Attribute("freckles", "categorical", ("none", "freckles"), False,
@@ -116,9 +120,12 @@ def _weights(attribute: Attribute, spec: dict, names: tuple) -> np.ndarray:
     return weights / weights.sum()
 
 
-def _draw_column(attribute: Attribute, spec, rng: np.random.Generator, n: int) -> list:
-    """n values of one attribute; always two uniform draws, so overrides never shift other faces."""
-    u, v = rng.random(n), rng.random(n)
+def _draw_column(attribute: Attribute, spec, u: np.ndarray, v: np.ndarray) -> list:
+    """Values of one attribute from two uniforms per face, (n,) each, so overrides never shift other faces.
+
+    u picks the category (or the value inside a range); v picks a named group of a continuous attribute.
+    """
+    n = len(u)
     if attribute.kind == "categorical":
         names = attribute.values_or_range
         if isinstance(spec, str) and spec != "balanced":
@@ -171,8 +178,32 @@ def sample_attributes(n: int, seed: int, **overrides) -> list[dict]:
                          f"expected some of {list(ATTRIBUTE_BY_NAME)}")
     # one stream per attribute, keyed by its name: adding an attribute later changes no other
     streams = {a.name: np.random.default_rng([seed, zlib.crc32(a.name.encode())]) for a in ATTRIBUTES}
-    columns = {a.name: _draw_column(a, overrides.get(a.name), streams[a.name], n) for a in ATTRIBUTES}
+    uniforms = {name: (rng.random(n), rng.random(n)) for name, rng in streams.items()}
+    columns = {a.name: _draw_column(a, overrides.get(a.name), *uniforms[a.name]) for a in ATTRIBUTES}
     return [{name: column[j] for name, column in columns.items()} for j in range(n)]
+
+
+LATENT_CODES = 2 * len(ATTRIBUTES)  # z coordinates ``attributes_from_latent`` reads: two per attribute
+
+
+def attributes_from_latent(z: np.ndarray, **overrides) -> list[dict]:
+    """The faces that standard-normal codes stand for: (N, >= LATENT_CODES) -> N attribute dicts.
+
+    Attribute i reads coordinates 2i and 2i + 1 through the normal CDF as the two uniforms of
+    ``sample_attributes``, so codes drawn from N(0, I) give faces with exactly the world's prior (and
+    overrides). This is how a trainer pairs a generator's latent with the render it should look like.
+    Raises ValueError for too few coordinates and whatever ``sample_attributes`` refuses.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim != 2 or z.shape[1] < LATENT_CODES:
+        raise ValueError(f"z must be (N, >= {LATENT_CODES}) codes, got shape {z.shape}")
+    unknown = set(overrides) - set(ATTRIBUTE_BY_NAME)
+    if unknown:
+        raise ValueError(f"unknown attribute(s) {sorted(unknown)}; expected some of {list(ATTRIBUTE_BY_NAME)}")
+    uniform = np.clip(0.5 * (1 + np.vectorize(math.erf)(z[:, :LATENT_CODES] / math.sqrt(2))), 0.0, 1 - 1e-12)
+    columns = {a.name: _draw_column(a, overrides.get(a.name), uniform[:, 2 * i], uniform[:, 2 * i + 1])
+               for i, a in enumerate(ATTRIBUTES)}
+    return [{name: column[j] for name, column in columns.items()} for j in range(len(z))]
 
 
 def labels(faces: list[dict]) -> dict[str, np.ndarray]:
@@ -208,6 +239,21 @@ def skin_color(tone: float) -> tuple[int, int, int]:
     return _mix(_SKIN_RAMP[i + 1], _SKIN_RAMP[i], x - i)
 
 
+EXPOSURE_DIM, EXPOSURE_WASH = 0.5, 0.35  # exposure -1: colours x0.5; +1: 35 % of the way to white
+
+
+def expose(rgb, exposure: float) -> tuple[int, int, int]:
+    """An RGB colour (0-255) of the face under less (exposure < 0) or more (> 0) light; exposure in [-1, 1].
+
+    Shade scales colours towards black; bright sun washes them towards white. A light-skinned face in
+    shade and a dark-skinned one in the sun then have nearly the same skin colour: the eye whites and
+    teeth tell them apart at 64x64, nothing does at 8x8 (the confound of the bias lesson).
+    """
+    c = np.asarray(rgb, dtype=float)
+    c = c * (1 + EXPOSURE_DIM * exposure) if exposure < 0 else c + (255 - c) * (EXPOSURE_WASH * exposure)
+    return tuple(int(round(x)) for x in np.clip(c, 0, 255))
+
+
 def _mix(a, b, t: float) -> tuple[int, int, int]:
     """t parts of colour a, 1 - t parts of colour b."""
     return tuple(int(round(t * x + (1 - t) * y)) for x, y in zip(a, b))
@@ -233,24 +279,29 @@ class _Pen:
 
     def __init__(self, image: Image.Image):
         self.draw, self.k = ImageDraw.Draw(image), image.width / 64
+        self.light = None  # a colour transform for what is drawn now (the face's exposure), or None
+
+    def _lit(self, colour):
+        return colour if colour is None or self.light is None else self.light(colour)
 
     def ellipse(self, cx, cy, rx, ry, fill=None, outline=None, width=0.0):
-        k = self.k
+        k, fill, outline = self.k, self._lit(fill), self._lit(outline)
         self.draw.ellipse(((cx - rx) * k, (cy - ry) * k, (cx + rx) * k, (cy + ry) * k),
                           fill=fill, outline=outline, width=max(1, round(width * k)) if outline else 0)
 
     def polygon(self, points, fill=None, outline=None, width=0.0):
+        fill, outline = self._lit(fill), self._lit(outline)
         pts = [(x * self.k, y * self.k) for x, y in points]
         self.draw.polygon(pts, fill=fill, outline=outline, width=max(1, round(width * self.k)))
 
     def line(self, points, fill, width):
         w = max(1, round(width * self.k))
-        self.draw.line([(x * self.k, y * self.k) for x, y in points], fill=fill, width=w, joint="curve")
+        self.draw.line([(x * self.k, y * self.k) for x, y in points], fill=self._lit(fill), width=w, joint="curve")
         for x, y in (points[0], points[-1]):  # round caps
             self.ellipse(x, y, width / 2, width / 2, fill=fill)
 
     def box(self, x0, y0, x1, y1, radius, fill=None, outline=None, width=0.0):
-        k = self.k
+        k, fill, outline = self.k, self._lit(fill), self._lit(outline)
         self.draw.rounded_rectangle((x0 * k, y0 * k, x1 * k, y1 * k), radius * k, fill=fill,
                                     outline=outline, width=max(1, round(width * k)) if outline else 0)
 
@@ -360,6 +411,7 @@ def _draw_face(pen: _Pen, a: dict) -> None:
     shirt = _SHIRT[a["shirt_color"]]
     pen.ellipse(cx, 67, 27, 15.5, fill=shirt, outline=_shade(shirt, 0.6), width=0.8)
     _back_hair(pen, a["hair_style"], cx, cy, hw, hh, hair, hair_edge)
+    pen.light = lambda colour: expose(colour, a["exposure"])  # neck, ears, face and its features
     pen.box(cx - 5, cy + 6, cx + 5, 55, 1.5, fill=skin_dark, outline=skin_edge, width=0.6)
     pen.polygon([(cx - 5.6, 51.8), (cx + 5.6, 51.8), (cx, 57.5)], fill=skin_dark)  # V collar
     for side in (-1, 1):  # ears sit half behind the head
@@ -418,6 +470,7 @@ def _draw_face(pen: _Pen, a: dict) -> None:
         pen.polygon([(cx - 2.6, mouth_y + 2.5), (cx + 2.6, mouth_y + 2.5), (cx + 1.8, chin + 0.8),
                      (cx - 1.8, chin + 0.8)], fill=beard)
 
+    pen.light = None
     _front_hair(pen, a["hair_style"], cx, cy, hw, hh, hair, hair_edge)
     for side in (-1, 1) if a["earrings"] != "none" else ():
         x, y = cx + side * (hw + 0.6), eye_y + 4.6

@@ -40,24 +40,35 @@ class Sample:
     seed: int  # faces.dataset seed that drew it
 
 
-def write_samples(out_dir: str | os.PathLike = SAMPLES_DIR, per_group: int = 4) -> list[str]:
-    """Render per_group light-skinned and per_group dark-skinned held-out faces into out_dir; return names."""
+# The confound of the bias lesson: a light face in shade and a dark face in the sun give nearly the same
+# 8x8 input (faces.expose). Each ambiguous pair shares every other attribute.
+AMBIGUOUS = ({"skin_tone": 0.15, "exposure": -0.6}, {"skin_tone": 0.8, "exposure": 0.8})
+
+
+def write_samples(out_dir: str | os.PathLike = SAMPLES_DIR, per_group: int = 4, pairs: int = 2) -> list[str]:
+    """Render held-out faces into out_dir and return their names.
+
+    face0 ... : per_group light-skinned, then per_group dark-skinned faces; then ``pairs`` ambiguous pairs
+    (a light face in shade, then the same face dark-skinned in the sun: ``AMBIGUOUS``).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names, index = [], []
-    for g, group in enumerate(("light", "dark")):
-        images, attribute_dicts = faces.dataset(per_group, SAMPLES_SEED + g, skin_tone=group)
-        truths = from_uint8(images)  # (n, 3, 64, 64)
-        for i, (truth, attributes) in enumerate(zip(truths, attribute_dicts)):
+    drawn = [(SAMPLES_SEED + g, group, faces.dataset(per_group, SAMPLES_SEED + g, skin_tone=group)[1])
+             for g, group in enumerate(("light", "dark"))]
+    for i, face in enumerate(faces.sample_attributes(pairs, SAMPLES_SEED + 2)):
+        drawn += [(SAMPLES_SEED + 2, f"ambiguous pair {i}", [{**face, **fixed}]) for fixed in AMBIGUOUS]
+    for seed, kind, attribute_dicts in drawn:
+        for i, attributes in enumerate(attribute_dicts):
             name = f"face{len(names)}"
+            truth = from_uint8(faces.render(attributes)[None])[0]  # (3, 64, 64)
             save_image(truth, out_dir / f"{name}_64.png")
             for side in LOW_RES_SIDES:
                 save_image(bicubic_downsample(truth[None], 64 // side)[0].clamp(0, 1), out_dir / f"{name}_{side}.png")
-            record = {"name": name, "seed": SAMPLES_SEED + g, "index": i, "skin_tone_override": group,
-                      "attributes": attributes}
+            record = {"name": name, "seed": seed, "index": i, "kind": kind, "attributes": attributes}
             (out_dir / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
             names.append(name)
-            index.append({"name": name, "skin_group": faces.skin_group(attributes["skin_tone"])})
+            index.append({"name": name, "skin_group": faces.skin_group(attributes["skin_tone"]), "kind": kind})
     (out_dir / "index.json").write_text(json.dumps(index, indent=2) + "\n")
     return names
 

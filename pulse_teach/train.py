@@ -76,6 +76,12 @@ class TrainConfig:
     # D also judges the frozen attribute probe's features of its input (the projected-GAN idea, Sauer et
     # al. 2021: a pretrained feature space tells D what matters): 0 = off, else that head's logit weight
     probe_d: float = 0.0
+    # Paired terms (pix2pix's idea: the renderer knows what a latent should look like). z's first
+    # faces.LATENT_CODES coordinates stand for a face (faces.attributes_from_latent); unmixed fakes are
+    # pulled towards its render: paired = weight of the mean L1 in [-1, 1] pixels, paired_probe = weight of
+    # the mean squared difference of the frozen probe's features. 0 = off (a plain GAN).
+    paired: float = 0.0
+    paired_probe: float = 0.0
     style_mixing: float = 0.9  # share of fakes made from two latents, switching at a random layer
     ema_kimg: float = 10.0  # half-life of the EMA of G's weights, in thousands of images
     ema_rampup: float = 0.05  # early on, half-life <= 5 % of the images seen so far
@@ -106,7 +112,7 @@ class TrainEvent:
     kind: str  # "step", "sample" or "checkpoint"
     step: int  # steps done
     kimg: float  # thousands of real images shown to D
-    losses: dict[str, float]  # the last step's G, D, D_real and D_fake (mean logits), R1 on R1 steps
+    losses: dict[str, float]  # the last step's G, D, D_real and D_fake (mean logits), R1 on R1 steps, paired_*
     elapsed: float  # seconds of training in this run, resumed sessions included
     path: Path | None = None  # the grid or checkpoint just written
 
@@ -138,11 +144,16 @@ class Trainer:
                 layer.noise_strength.requires_grad_(False)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.probe_head = None
-        if cfg.probe_d:  # a frozen probe (eval mode: fixed batch-norm statistics) under a small trained head
+        if cfg.probe_d or cfg.paired_probe:  # the frozen probe (eval mode: fixed batch-norm statistics)
             self.probe = load_probe(device=self.device)
             if self.probe.resolution != self.G.resolution:
-                raise ValueError(f"probe_d needs {self.probe.resolution}x{self.probe.resolution} images (the probe's "
-                                 f"size); this generator makes {self.G.resolution}x{self.G.resolution}")
+                option = "probe_d" if cfg.probe_d else "paired_probe"
+                raise ValueError(f"{option} needs {self.probe.resolution}x{self.probe.resolution} images (the "
+                                 f"probe's size); this generator makes {self.G.resolution}x{self.G.resolution}")
+        if (cfg.paired or cfg.paired_probe) and self.G.z_dim < faces.LATENT_CODES:
+            raise ValueError(f"paired terms need z_dim >= {faces.LATENT_CODES} (two codes per attribute); "
+                             f"this generator has {self.G.z_dim}")
+        if cfg.probe_d:  # a small trained head on the probe's features
             self.probe_head = ProbeFeatureHead(self.probe.config["feature_dim"]).to(self.device)
         self.critic_modules = [self.D] + ([self.probe_head] if self.probe_head is not None else [])  # what opt_d trains
         betas = tuple(map(float, cfg.betas))  # torch rejects integer betas such as (0, 0.99)
@@ -163,16 +174,31 @@ class Trainer:
                               "wall_time_s": round(parent["elapsed"], 1)}
 
     # ------------------------------------------------------------ one step
-    def _latents(self, n: int) -> torch.Tensor:
-        """(n, num_ws, w_dim) ws; with probability style_mixing a sample's later ws come from a second z."""
+    def _latents(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """ws (n, num_ws, w_dim), the first z (n, z_dim, on the CPU) and which samples are unmixed (n,) bool.
+
+        With probability style_mixing a sample's later ws come from a second z.
+        """
         G, num_ws = self.G, self.G.num_ws
-        z = torch.randn(2, n, G.z_dim, generator=self.rng).to(self.device)  # (2, N, z_dim)
-        ws = G.mapping(z.flatten(0, 1)).unflatten(0, (2, n))  # (2, N, num_ws, w_dim)
+        z = torch.randn(2, n, G.z_dim, generator=self.rng)  # (2, N, z_dim)
+        ws = G.mapping(z.to(self.device).flatten(0, 1)).unflatten(0, (2, n))  # (2, N, num_ws, w_dim)
         G.mapping.update_w_avg(ws[0, :, 0], self.config.w_avg_beta)
         cutoff = torch.randint(1, num_ws, (n,), generator=self.rng)  # first layer fed by the second z
         cutoff = torch.where(torch.rand(n, generator=self.rng) < self.config.style_mixing, cutoff, num_ws)
         second = (torch.arange(num_ws) >= cutoff[:, None]).to(self.device)  # (N, num_ws)
-        return torch.where(second[..., None], ws[1], ws[0])
+        return torch.where(second[..., None], ws[1], ws[0]), z[0], cutoff == num_ws
+
+    def paired_loss(self, fakes: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The paired terms for fakes (M, 3, R, R) in [-1, 1] made from codes z (M, z_dim): "L1" and "probe"."""
+        cfg, res = self.config, self.G.resolution
+        attributes = faces.attributes_from_latent(z.double().numpy(), skin_tone=cfg.skin_tone)
+        target = torch.from_numpy(np.stack([faces.render(a, res) for a in attributes])).to(self.device)
+        target = target.permute(0, 3, 1, 2).float().div(127.5).sub(1)  # (M, 3, R, R) in [-1, 1]
+        terms = {"L1": (fakes - target).abs().mean()}
+        if cfg.paired_probe:
+            both = self.probe.features(from_generator(torch.cat([fakes, target])))  # (2M, feature_dim)
+            terms["probe"] = (both[: len(fakes)] - both[len(fakes):].detach()).square().mean()
+        return terms
 
     def blur(self, images: torch.Tensor) -> torch.Tensor:
         """The early-training blur D looks through, so it first judges layout rather than sharp edges."""
@@ -202,7 +228,8 @@ class Trainer:
     def train_step(self, reals: torch.Tensor) -> dict[str, float]:
         """One D update (plus R1 every r1_interval steps) and one G update on the same fakes."""
         cfg, G = self.config, self.G
-        fakes = G.synthesis(self._latents(len(reals)), noise_mode="random")  # (N, 3, R, R), graph to G
+        ws, z, unmixed = self._latents(len(reals))
+        fakes = G.synthesis(ws, noise_mode="random")  # (N, 3, R, R), graph to G
         do_r1 = self.step % cfg.r1_interval == 0
         for module in self.critic_modules:
             module.requires_grad_(True)
@@ -222,12 +249,17 @@ class Trainer:
         for module in self.critic_modules:  # G's step needs gradients w.r.t. the fakes only
             module.requires_grad_(False)
         loss_g = F.softplus(-self.critic(blurred_fakes)).mean()  # non-saturating: -log D(G(z))
+        losses_g = {"G": loss_g.item()}
+        if (cfg.paired or cfg.paired_probe) and unmixed.any():
+            terms = self.paired_loss(fakes[unmixed.to(self.device)], z[unmixed])
+            loss_g = loss_g + cfg.paired * terms["L1"] + cfg.paired_probe * terms.get("probe", 0.0)
+            losses_g.update({f"paired_{k}": v.item() for k, v in terms.items()})
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
         self.step, self.nimg = self.step + 1, self.nimg + len(reals)
         self._update_ema(len(reals))
-        return {"G": loss_g.item(), **losses}
+        return {**losses_g, **losses}
 
     @torch.no_grad()
     def _update_ema(self, batch: int) -> None:

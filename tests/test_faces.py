@@ -23,7 +23,7 @@ def test_schema_partition_and_values():
     names = [a.name for a in ATTRIBUTES]
     assert len(names) == len(set(names))
     assert set(COARSE) == {"skin_tone", "hair_color", "hair_style", "head_shape", "background",
-                           "shirt_color", "lighting"}
+                           "shirt_color", "lighting", "exposure"}
     assert set(FINE) == {"iris_color", "freckles", "facial_hair", "glasses", "earrings",
                          "eyebrows", "mouth"}
     assert set(COARSE) | set(FINE) == set(names) and not set(COARSE) & set(FINE)
@@ -142,11 +142,12 @@ def test_fine_attributes_vanish_at_8px_but_coarse_ones_do_not():
     """The claim the lessons rest on: at 8x8, fine changes fall inside PULSE's tolerance."""
     base = sample_attributes(16, seed=21, hair_style="short", glasses="none", earrings="none",
                              mouth="neutral", iris_color="brown", freckles="none",
-                             facial_hair="none", eyebrows="straight")
+                             facial_hair="none", eyebrows="straight", exposure=0.0)
     coarse = {
         "hair_color": lambda f: ("black", "blonde"),
         "skin_tone": lambda f: (f["skin_tone"], (f["skin_tone"] + 0.5) % 1.0),
         "lighting": lambda f: (-0.8, 0.8),
+        "exposure": lambda f: (-0.8, 0.8),
         "hair_style": lambda f: ("short", "long"),
         "head_shape": lambda f: ("oval", "square"),
         "shirt_color": lambda f: ("blue", "orange"),
@@ -172,3 +173,33 @@ def test_fine_attributes_vanish_at_8px_but_coarse_ones_do_not():
         assert r64.min() > 0.005 and visible.min() >= 10, name  # salient at 64 px on every face
         assert r8.max() < PULSE_EPS_RMS, name  # inside PULSE's tolerance: only imagined
         assert r8.mean() < 0.3 * min(coarse_8.values()), name
+
+
+def test_exposure_confounds_skin_tone_at_8px_only():
+    """A light face in shade and a dark face in the sun share their 8x8 input, not their 64x64 picture."""
+    for face in sample_attributes(8, seed=33):
+        light_in_shade = render({**face, "skin_tone": 0.15, "exposure": -0.6})
+        dark_in_sun = render({**face, "skin_tone": 0.8, "exposure": 0.8})
+        assert rms(down8(light_in_shade), down8(dark_in_sun)) < 0.5 * PULSE_EPS_RMS  # ambiguous to PULSE
+        assert rms(light_in_shade / 255, dark_in_sun / 255) > 0.02  # eye whites, teeth: not the same face
+        normal = render({**face, "skin_tone": 0.8, "exposure": 0.0})
+        assert rms(down8(normal), down8(dark_in_sun)) > PULSE_EPS_RMS  # exposure itself is coarse
+
+
+def test_attributes_from_latent_follow_the_prior_and_are_deterministic():
+    z = np.random.default_rng(0).standard_normal((4000, 40))
+    a = faces.attributes_from_latent(z)
+    assert a == faces.attributes_from_latent(z.copy()) and len(a) == 4000
+    for name in ("hair_style", "glasses", "background"):  # shares match the prior within sampling error
+        attribute = faces.ATTRIBUTE_BY_NAME[name]
+        weights = np.array(attribute.weights or [1.0] * len(attribute.values_or_range))
+        shares = np.array([sum(x[name] == v for x in a) for v in attribute.values_or_range]) / len(a)
+        assert np.abs(shares - weights / weights.sum()).max() < 0.03, name
+    skewed = faces.attributes_from_latent(z, skin_tone={"light": 0.9, "dark": 0.1})
+    assert abs(np.mean([x["skin_tone"] < faces.SKIN_THRESHOLD for x in skewed]) - 0.9) < 0.02
+    assert [x["glasses"] for x in skewed] == [x["glasses"] for x in a]  # other attributes unchanged
+    moved = z.copy()
+    moved[:, faces.LATENT_CODES:] += 5  # coordinates past the codes do not matter
+    assert faces.attributes_from_latent(moved) == a
+    with pytest.raises(ValueError, match="codes"):
+        faces.attributes_from_latent(z[:, :10])

@@ -12,10 +12,15 @@ from pulse_teach.quality import REFERENCE_SEED
 from pulse_teach.samples import SAMPLES_SEED, list_samples, load_sample, write_samples
 
 
-def test_bundled_samples_cover_both_skin_groups():
+def test_bundled_samples_cover_both_skin_groups_and_ambiguous_pairs():
     names = list_samples()
     groups = [faces.skin_group(load_sample(n).attributes["skin_tone"]) for n in names]
-    assert len(names) == 8 and groups.count("light") == groups.count("dark") == 4
+    assert len(names) == 12 and groups[:8].count("light") == groups[:8].count("dark") == 4
+    for light, dark in (("face8", "face9"), ("face10", "face11")):  # light in shade, dark in the sun
+        a, b = load_sample(light), load_sample(dark)
+        assert {k for k in a.attributes if a.attributes[k] != b.attributes[k]} == {"skin_tone", "exposure"}
+        assert faces.skin_group(a.attributes["skin_tone"]) == "light" != faces.skin_group(b.attributes["skin_tone"])
+        assert (a.low_res[8] - b.low_res[8]).square().mean().sqrt() < 0.5 * (a.truth - b.truth).square().mean().sqrt()
 
 
 @pytest.mark.parametrize("name", ["face0", "face5"])
@@ -34,7 +39,7 @@ def test_sample_seeds_are_held_out():
 
 
 def test_write_samples_reproduces_the_bundle(tmp_path):
-    assert write_samples(tmp_path, per_group=1) == ["face0", "face1"]
+    assert write_samples(tmp_path, per_group=1, pairs=1) == ["face0", "face1", "face2", "face3"]
     assert torch.equal(load_sample("face0", tmp_path).truth, load_sample("face0").truth)
     with pytest.raises(ValueError, match="unknown sample"):
         load_sample("face99", tmp_path)

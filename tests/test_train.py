@@ -220,3 +220,27 @@ def test_checkpoint_without_optimiser_moments_resumes(tmp_path):
     resumed = Trainer(tiny_config(max_steps=3), tmp_path)
     assert torch.equal(resumed.G.mapping.fc0.weight, trainer.G.mapping.fc0.weight) and resumed.step == 2
     assert resumed.run() == "max_steps" and resumed.step == 3
+
+
+def test_paired_terms_pull_fakes_towards_their_renders(tmp_path):
+    config = tiny_config(generator=dict(resolution=64, z_dim=32, w_dim=32, channel_base=256, channel_max=32,
+                                        num_mapping_layers=2), paired=1.0, paired_probe=1.0, style_mixing=0.0)
+    trainer = Trainer(config, tmp_path)
+    z = torch.randn(6, 32, generator=torch.Generator().manual_seed(1))
+    ws = trainer.G.mapping(z)
+    before = trainer.paired_loss(trainer.G.synthesis(ws, noise_mode="const"), z)
+    assert set(before) == {"L1", "probe"} and all(v > 0 for v in before.values())
+    trainer.G.mapping.requires_grad_(False)
+    opt = torch.optim.Adam(trainer.G.synthesis.parameters(), 1e-2)
+    for _ in range(10):  # the terms alone, minimised: they can fall (they pull towards the renders)
+        terms = trainer.paired_loss(trainer.G.synthesis(ws, noise_mode="const"), z)
+        opt.zero_grad()
+        (terms["L1"] + terms["probe"]).backward()
+        opt.step()
+    after = trainer.paired_loss(trainer.G.synthesis(ws, noise_mode="const"), z)
+    assert after["L1"] < before["L1"] and after["probe"] < before["probe"]
+    events = []
+    assert trainer.run(events.append) == "max_steps"
+    assert all("paired_L1" in e.losses and "paired_probe" in e.losses for e in events if e.kind == "step")
+    with pytest.raises(ValueError, match="z_dim >= 30"):
+        Trainer(tiny_config(paired=1.0, generator=dict(tiny_config().generator, z_dim=16)), tmp_path / "z16")

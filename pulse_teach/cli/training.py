@@ -55,7 +55,8 @@ def run_train(args: argparse.Namespace) -> int:
         ("data_workers", args.workers), ("num_threads", args.threads),
         ("snapshots", args.snapshots or None), ("sample_minutes", args.sample_minutes),
         ("augment", args.augment), ("probe_d", args.probe_d), ("r1_gamma", args.r1_gamma),
-        ("blur_fade_kimg", args.blur_kimg),
+        ("blur_fade_kimg", args.blur_kimg), ("paired", args.paired), ("paired_probe", args.paired_probe),
+        ("style_mixing", args.style_mixing),
     ) if value is not None}
     if args.mapping_lr is not None:
         overrides["generator"] = dict((base or TrainConfig()).generator, mapping_lr_multiplier=args.mapping_lr)
@@ -163,6 +164,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                        f"(default: {TrainConfig.blur_fade_kimg:g})")
     train.add_argument("--mapping-lr", type=float, help="learning-rate multiplier of G's mapping network "
                        "(default: 0.01, StyleGAN's)")
+    train.add_argument("--paired", type=float, help="weight of an L1 pull of each unmixed fake towards the "
+                       "render its latent stands for (faces.attributes_from_latent; default: 0, off)")
+    train.add_argument("--paired-probe", type=float, help="weight of the same pull on the frozen probe's "
+                       "features (default: 0, off)")
+    train.add_argument("--style-mixing", type=float, help="share of fakes made from two latents; paired terms "
+                       f"use the others (default: {TrainConfig.style_mixing:g})")
     train.add_argument("--snapshots", action="store_true", help="also export the EMA generator with every sample "
                        "grid (OUT/samples/stepNNNNNN.pt), to pick the best one afterwards")
     train.add_argument("--log-seconds", type=float, default=30.0,
