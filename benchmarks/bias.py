@@ -1,13 +1,16 @@
 """The bias experiment: the same dark-skinned 8x8 faces through a balanced and a skewed generator.
 
-    python benchmarks/bias.py                      # faces64 vs faces64-skewed, face4-7, 16 seeds, 100 steps
+    python benchmarks/bias.py                      # faces64 vs faces64-skewed, the dark faces, 16 seeds, 100 steps
     python benchmarks/bias.py --seeds 4 --steps 20 --json /tmp/bias.json --figure /tmp/bias.png   # a quick look
 
 A controlled reproduction of the 2020 PULSE controversy (a downscaled photo of a Black man came back
 white): here the truth is known, and the two generators differ only in the skin tones they were
 trained on (50 % vs 10 % dark). For each model and input the probe reads every accepted solution:
-the share read as dark skin and the mean skin tone (0 = lightest, 1 = darkest). Lesson 05 runs the
-same function (``recovery.bias_experiment``) with the same settings, so its numbers equal these.
+the share read as dark skin and the mean skin tone (0 = lightest, 1 = darkest). Two of the inputs
+(``BIAS_AMBIGUOUS``: dark skin in bright sun) have nearly the same 8x8 picture as a light face in
+shade; on those the prior decides, and the last line gives the share of their solutions read as
+light. Lesson 05 runs the same function (``recovery.bias_experiment``) with the same settings, so its
+numbers equal these.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pulse_teach.figures import bias_figure  # noqa: E402
 from pulse_teach.models import load_generator  # noqa: E402
 from pulse_teach.probe import load_probe  # noqa: E402
-from pulse_teach.recovery import BIAS_MODELS, BIAS_SAMPLES, BIAS_SEEDS, BIAS_SIDE, BIAS_STEPS, bias_experiment  # noqa: E402
+from pulse_teach.recovery import BIAS_AMBIGUOUS, BIAS_MODELS, BIAS_SAMPLES, BIAS_SEEDS, BIAS_SIDE, BIAS_STEPS, bias_experiment  # noqa: E402
 from pulse_teach.samples import load_sample  # noqa: E402
 
 
@@ -71,6 +74,14 @@ def main() -> None:
                   f"{percent(row['share_dark']):>10} {row['mean_skin_tone']:10.2f}")
         print(f"{name:15} {'all':7} {'':6} {m['accepted']:>4}/{m['seeds']:<4} {percent(m['share_dark']):>10} "
               f"{m['mean_skin_tone']:10.2f}")
+    print("\nambiguous inputs (dark skin in the sun): share of accepted solutions read as light skin")
+    for name, m in report["models"].items():
+        rows = [m["per_sample"][s] for s in BIAS_AMBIGUOUS if s in m["per_sample"]]
+        accepted = sum(r["accepted"] for r in rows)
+        light = sum(r["accepted"] * (1 - r["share_dark"]) for r in rows if r["accepted"])
+        share = light / accepted if accepted else float("nan")
+        m["ambiguous_share_light"] = share
+        print(f"  {name:15} {percent(share)} of {accepted}")
     report.update(seconds=seconds, total_seconds=round(total, 1),
                   machine=f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
                   torch=torch.__version__)

@@ -95,7 +95,8 @@ def chance_agreement(truth_attributes: dict) -> dict[str, float]:
 
 # The bias experiment of lesson 05 and benchmarks/bias.py: dark-skinned faces at 8x8, 16 seeds, 100 steps.
 BIAS_MODELS = ("faces64", "faces64-skewed")
-BIAS_SAMPLES = ("face4", "face5", "face6", "face7")
+BIAS_SAMPLES = ("face4", "face5", "face6", "face7", "face9", "face11")  # the dark-skinned lesson faces
+BIAS_AMBIGUOUS = ("face9", "face11")  # dark skin in the sun: the same 8x8 input as a light face in shade
 BIAS_SIDE = 8
 BIAS_SEEDS = tuple(range(16))
 BIAS_STEPS = 100
