@@ -101,7 +101,10 @@ def read_pulse_faces(data: dict) -> list[tuple]:
     return [(f"{data['model']} x{64 // data['side']}, {data['seeds']} seeds x {data['steps']} steps: accepted",
              100 * data["accepted_share"], "%"),
             ("s per sample (one batch of seeds)", statistics.mean(per_sample) if per_sample else float("nan"), "s"),
-            ("mean pairwise RMS of solutions / to truth", f"{data['mean_pairwise']:.3f} / {data['mean_to_truth']:.3f}", "")]
+            ("mean pairwise RMS of solutions / to truth",
+             f"{data['mean_pairwise']:.3f} / {data['mean_to_truth']:.3f}", "")] + \
+           [(f"{name} (goal {g['goal']}: {'pass' if g['pass'] else 'FAIL'})", g["value"], "")
+            for name, g in data.get("goals", {}).items() if name != "accepted"]
 
 
 def read_ffhq_gpu(data: dict) -> list[tuple]:

@@ -9,7 +9,10 @@ attributes are known, so three questions get numbers:
   Coarse attributes (visible at 8x8) should be recovered; fine ones are guessed from the prior
   (``chance_agreement`` gives the score of such a guess);
 - bias: ``bias_experiment`` runs the same inputs through several generators and reads the skin
-  tone of every accepted solution (lesson 05 and benchmarks/bias.py share it and its settings).
+  tone of every accepted solution (lesson 05 and benchmarks/bias.py share it and its settings);
+- the posterior: in this world the faces an 8x8 input allows are known exactly (its coarse attributes
+  fixed, the fine ones drawn from the prior), so ``posterior_figures`` compares the solutions with
+  renders of them: as diverse? as sharp? each close to some valid face?
 
     report = recovery_report(result, truth=sample.truth, truth_attributes=sample.attributes, probe=load_probe())
 """
@@ -21,10 +24,19 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from . import faces
+from . import faces, seed_plan
+from .images import from_uint8
 from .probe import AttributeProbe
 from .pulse import PulseConfig, PulseResult, upsample
+
+POSTERIOR_SEED = seed_plan.POSTERIOR_RENDERS  # posterior_figures' renders: seed (bank) and seed + 1 (fresh)
+
+
+def posterior_seed(index: int) -> int:
+    """The ``posterior_figures`` seed for input ``index`` of a benchmark: two seeds per input, from the plan."""
+    return seed_plan.face_seeds("posterior renders", count=2, offset=2 * index).start
 
 
 def rms_distance(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -68,8 +80,100 @@ def recovery_report(result: PulseResult, truth: torch.Tensor, truth_attributes: 
         report["agreement"] = attribute_agreement(predicted, truth_attributes)
         report["coarse_agreement"] = float(np.mean([report["agreement"][n] for n in faces.COARSE]))
         report["fine_agreement"] = float(np.mean([report["agreement"][n] for n in faces.FINE]))
+        report["fine_values_read"] = fine_values_read(predicted)
         report["predicted"] = predicted
     return report
+
+
+def fine_values_read(predicted: list[dict]) -> dict[str, int]:
+    """Per fine attribute, how many different values the probe read across the solutions (continuous: groups).
+
+    One value everywhere means every seed imagined the same detail; the prior would give several.
+    """
+    out = {}
+    for name in faces.FINE:
+        values = [p[name] for p in predicted]
+        if faces.ATTRIBUTE_BY_NAME[name].kind == "continuous":
+            values = [faces.group_of(name, v) for v in values]
+        out[name] = len(set(values))
+    return out
+
+
+# ---------------------------------------------------------------- the posterior of this world
+def posterior_attributes(truth_attributes: dict, n: int, seed: int) -> list[dict]:
+    """n faces the truth's 8x8 input allows: every coarse attribute copied exactly, the fine ones drawn afresh.
+
+    The fine ones come from their prior (``faces.sample_attributes`` with the coarse values as overrides),
+    which is exactly the posterior of this world given the coarse attributes, since the world draws its
+    attributes independently. Raises ValueError for what ``faces.sample_attributes`` refuses.
+    """
+    return faces.sample_attributes(n, seed, **{name: truth_attributes[name] for name in faces.COARSE})
+
+
+def posterior_renders(truth_attributes: dict, n: int, seed: int) -> torch.Tensor:
+    """(n, 3, 64, 64) renders in [0, 1] of ``posterior_attributes(truth_attributes, n, seed)``."""
+    images = [faces.render(a) for a in posterior_attributes(truth_attributes, n, seed)]
+    return from_uint8(np.stack(images)) if images else torch.zeros(0, 3, 64, 64)
+
+
+def rms_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(A, B) float64 RMS pixel distances between (A, 3, H, W) and (B, 3, H, W) images: rms_distance of every pair."""
+    a, b = a.flatten(1).double(), b.flatten(1).double()  # (A, D), (B, D)
+    return torch.cdist(a, b) / a.shape[1] ** 0.5
+
+
+def mean_pairwise(images: torch.Tensor) -> float:
+    """Mean RMS distance over the pairs of (N, 3, H, W) images (nan for fewer than two)."""
+    i, j = torch.triu_indices(len(images), len(images), offset=1)
+    return float(rms_distances(images, images)[i, j].mean()) if len(images) > 1 else float("nan")
+
+
+def high_frequency_energy(images: torch.Tensor) -> float:
+    """Energy in the finest octave of (N, 3, H, W) images (H, W even): mean of (x - up(down(x)))^2.
+
+    down is a 2x2 area average, up bilinear (align_corners=False). Bilinear rather than nearest so that
+    smooth shading (a linear ramp) is reproduced by up(down(x)) and scores almost nothing; only detail
+    finer than two pixels (edges, dots, texture) remains. In [0, 1] pixel units squared: 0 for a constant
+    image, 1/4 (its whole variance) for a checkerboard of 0 and 1 pixels. Raises ValueError for another shape.
+    """
+    if images.ndim != 4 or images.shape[-1] % 2 or images.shape[-2] % 2:
+        raise ValueError(f"expected (N, C, H, W) images with even H and W, got {tuple(images.shape)}")
+    x = images.double()
+    smooth = F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="bilinear", align_corners=False)  # (N, 3, H, W)
+    return float((x - smooth).square().mean())
+
+
+def posterior_figures(solutions: torch.Tensor, truth_attributes: dict, n_posterior: int = 300,
+                      seed: int = POSTERIOR_SEED, n_fresh: int = 32) -> dict[str, float]:
+    """PULSE's solutions next to the true posterior of this world, for one input.
+
+    solutions: (S, 3, 64, 64) in [0, 1], S >= 1 (the accepted ones). The posterior is a bank of
+    ``n_posterior`` renders of ``posterior_attributes(truth, n, seed)``; ``n_fresh`` more (seed + 1) give
+    the scores of a perfect sampler. Distances are RMS in [0, 1] pixels. Returns the ratios
+    - diversity_ratio: mean pairwise distance among the solutions / among the posterior renders
+      (nan for one solution);
+    - sharpness_ratio: ``high_frequency_energy`` of the solutions / of the posterior renders;
+    - nearest_valid_ratio: median over the solutions of the distance to the nearest posterior render /
+      the same median for the fresh renders (1: as close to some valid face as a true sample is);
+    and the raw figures they divide. Raises ValueError for solutions that are not (S, 3, 64, 64) with S >= 1,
+    and for n_posterior < 2 or n_fresh < 1.
+    """
+    if solutions.ndim != 4 or solutions.shape[1:] != (3, 64, 64) or not len(solutions):
+        raise ValueError(f"solutions must be (S, 3, 64, 64) with S >= 1, got {tuple(solutions.shape)}")
+    if n_posterior < 2 or n_fresh < 1:
+        raise ValueError(f"need n_posterior >= 2 and n_fresh >= 1, got {n_posterior} and {n_fresh}")
+    solutions = solutions.detach().float().cpu()
+    bank = posterior_renders(truth_attributes, n_posterior, seed)  # (P, 3, 64, 64)
+    fresh = posterior_renders(truth_attributes, n_fresh, seed + 1)  # (F, 3, 64, 64)
+    out = {"solutions": len(solutions), "n_posterior": n_posterior, "n_fresh": n_fresh, "seed": seed,
+           "solutions_pairwise": mean_pairwise(solutions), "posterior_pairwise": mean_pairwise(bank),
+           "solutions_hf_energy": high_frequency_energy(solutions), "posterior_hf_energy": high_frequency_energy(bank),
+           "solutions_to_nearest": float(np.median(rms_distances(solutions, bank).min(1).values)),
+           "fresh_to_nearest": float(np.median(rms_distances(fresh, bank).min(1).values))}
+    out["diversity_ratio"] = out["solutions_pairwise"] / out["posterior_pairwise"]
+    out["sharpness_ratio"] = out["solutions_hf_energy"] / out["posterior_hf_energy"]
+    out["nearest_valid_ratio"] = out["solutions_to_nearest"] / out["fresh_to_nearest"]
+    return out
 
 
 # ---------------------------------------------------------------- chance and bias

@@ -22,10 +22,11 @@ from PIL import Image
 from . import faces, seed_plan
 from .bundled import REINSTALL, data_root
 from .downscale import bicubic_downsample
-from .images import from_uint8, save_image, to_tensor
+from .images import from_uint8, save_image, to_pil, to_tensor
 
 SAMPLES_DIR = data_root() / "samples"  # data/samples in the repository, pulse_teach/data/samples installed
 SAMPLES_SEED = seed_plan.LESSON_SAMPLES  # held out: no model or probe trains or is evaluated on these
+HELD_OUT_SEED = seed_plan.BENCHMARK_FACES  # more held-out faces, for benchmarks: not the lesson samples either
 LOW_RES_SIDES = (16, 8)
 
 
@@ -71,6 +72,23 @@ def write_samples(out_dir: str | os.PathLike = SAMPLES_DIR, per_group: int = 4, 
             index.append({"name": name, "skin_group": faces.skin_group(attributes["skin_tone"]), "kind": kind})
     (out_dir / "index.json").write_text(json.dumps(index, indent=2) + "\n")
     return names
+
+
+def held_out_samples(n: int, seed: int = HELD_OUT_SEED) -> list[Sample]:
+    """n held-out faces made like the lesson samples but never written: the first (n + 1) // 2 light-skinned
+    (faces.dataset seed ``seed``), the rest dark-skinned (seed + 1). Named held0, held1, ...
+
+    Inputs as ``write_samples`` stores them: bicubic downscales of the truth, rounded to 8 bits as the PNG is.
+    """
+    light = faces.sample_attributes((n + 1) // 2, seed, skin_tone="light")
+    dark = faces.sample_attributes(n // 2, seed + 1, skin_tone="dark")
+    out = []
+    for i, attributes in enumerate(light + dark):
+        truth = from_uint8(faces.render(attributes)[None])[0]  # (3, 64, 64)
+        low_res = {side: to_tensor(to_pil(bicubic_downsample(truth[None], 64 // side)[0]))[0]  # (3, side, side)
+                   for side in LOW_RES_SIDES}
+        out.append(Sample(f"held{i}", attributes, truth, low_res, seed if i < len(light) else seed + 1))
+    return out
 
 
 def list_samples(samples_dir: str | os.PathLike = SAMPLES_DIR) -> list[str]:

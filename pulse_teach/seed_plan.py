@@ -7,6 +7,8 @@ nothing is evaluated on faces it was trained on. The only place these numbers ar
     "probe evaluation"   [7 * 10^6, 8 * 10^6)    probe.eval_set
     "quality reference"  [8 * 10^6, 9 * 10^6)    quality.renders
     "lesson samples"     [9 * 10^6, 10^7)        samples.write_samples
+    "benchmark faces"    [10^7, 11 * 10^6)       samples.held_out_samples (benchmarks/pulse_faces.py)
+    "posterior renders"  [11 * 10^6, 12 * 10^6)  recovery.posterior_figures (input i of a benchmark: start + 2i)
 
     face_seeds("GAN training", run_seed=2, count=steps)   # range(3_000_000, 3_000_000 + steps), checked
 """
@@ -20,10 +22,14 @@ PLAN: dict[str, range] = {
     "probe evaluation": range(7 * BLOCK, 8 * BLOCK),
     "quality reference": range(8 * BLOCK, 9 * BLOCK),
     "lesson samples": range(9 * BLOCK, 10 * BLOCK),
+    "benchmark faces": range(10 * BLOCK, 11 * BLOCK),
+    "posterior renders": range(11 * BLOCK, 12 * BLOCK),
 }
 PROBE_EVALUATION = PLAN["probe evaluation"].start
 QUALITY_REFERENCE = PLAN["quality reference"].start
 LESSON_SAMPLES = PLAN["lesson samples"].start
+BENCHMARK_FACES = PLAN["benchmark faces"].start
+POSTERIOR_RENDERS = PLAN["posterior renders"].start
 
 
 def face_seeds(use: str, run_seed: int = 0, count: int = 1, offset: int = 0) -> range:

@@ -1,20 +1,30 @@
-"""Tests for pulse_teach.recovery: diversity, agreement with the truth against chance, and the bias experiment."""
+"""Tests for pulse_teach.recovery: diversity, agreement with the truth against chance, the posterior, the bias
+experiment."""
 from __future__ import annotations
 
 import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from pulse_teach import PulseConfig, faces, load_generator, load_probe, load_sample
 from pulse_teach.figures import bias_figure
+from pulse_teach.images import from_uint8
 from pulse_teach.recovery import (
     agreement_summary,
     attribute_agreement,
     bias_experiment,
     chance_agreement,
     diversity,
+    fine_values_read,
+    high_frequency_energy,
+    mean_pairwise,
+    posterior_attributes,
+    posterior_figures,
+    posterior_renders,
     rms_distance,
+    rms_distances,
     skin_reading,
 )
 
@@ -90,3 +100,61 @@ def test_agreement_summary_averages_inputs_with_solutions():
     assert summary["skin_tone"]["coarse"] and summary["skin_tone"]["chance"] == 0.5
     with pytest.raises(ValueError, match="one truth per report"):
         agreement_summary(reports, truths)
+
+
+# ---------------------------------------------------------------- the posterior of this world
+TRUTH = faces.sample_attributes(1, 11, skin_tone=0.37, lighting=-0.2, exposure=0.45)[0]
+
+
+def test_posterior_keeps_the_coarse_attributes_and_draws_the_fine_ones_from_their_prior():
+    drawn = posterior_attributes(TRUTH, 2000, seed=5)  # attribute dicts only: cheap
+    assert all(d[name] == TRUTH[name] for d in drawn for name in faces.COARSE)  # continuous ones exactly too
+    for name in faces.FINE:
+        a = faces.ATTRIBUTE_BY_NAME[name]
+        weights = torch.tensor(a.weights or [1.0] * len(a.values_or_range))
+        shares = torch.tensor([sum(d[name] == v for d in drawn) / len(drawn) for v in a.values_or_range])
+        assert (shares - weights / weights.sum()).abs().max() < 0.05, name  # the prior, not a uniform draw
+    images = posterior_renders(TRUTH, 6, seed=5)  # (6, 3, 64, 64): renders of the first six dicts
+    assert images.shape == (6, 3, 64, 64) and 0 <= images.min() and images.max() <= 1
+    assert torch.equal(images[2], from_uint8(faces.render(drawn[2]))[0])
+    assert len({tuple(d[name] for name in faces.FINE) for d in drawn[:6]}) > 1  # the fine ones vary
+    assert mean_pairwise(images) > 0
+
+
+def test_rms_distances_match_rms_distance_pair_by_pair():
+    a, b = torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(0)), torch.rand(2, 3, 8, 8)
+    d = rms_distances(a, b)
+    assert d.shape == (3, 2) and d[2, 1] == pytest.approx(rms_distance(a[2], b[1]), abs=1e-6)
+    assert mean_pairwise(torch.stack([torch.zeros(3, 4, 4), torch.ones(3, 4, 4)])) == pytest.approx(1.0)
+    assert math.isnan(mean_pairwise(a[:1]))
+
+
+def test_high_frequency_energy_sees_only_the_finest_octave():
+    y, x = torch.meshgrid(torch.arange(16), torch.arange(16), indexing="ij")
+    checkerboard = ((x + y) % 2).float().expand(1, 3, 16, 16)
+    ramp = (x / 15).float().expand(1, 3, 16, 16)
+    assert high_frequency_energy(torch.full((2, 3, 16, 16), 0.3)) == 0.0
+    assert high_frequency_energy(checkerboard) == pytest.approx(0.25)  # all of its variance
+    assert high_frequency_energy(ramp) < 0.01 * high_frequency_energy(checkerboard)
+    with pytest.raises(ValueError, match="even H and W"):
+        high_frequency_energy(torch.zeros(1, 3, 15, 16))
+
+
+def test_posterior_figures_of_posterior_samples_are_near_one_and_of_blurred_ones_not():
+    samples = posterior_renders(TRUTH, 16, seed=99)  # a perfect sampler's solutions, other seeds than the bank
+    figures = posterior_figures(samples, TRUTH, n_posterior=60, seed=5, n_fresh=16)
+    assert 0.8 <= figures["diversity_ratio"] <= 1.25
+    assert 0.95 <= figures["sharpness_ratio"] <= 1.05
+    assert 0.67 <= figures["nearest_valid_ratio"] <= 1.5
+    blurred = F.avg_pool2d(F.pad(samples, (1, 1, 1, 1), mode="replicate"), 3, stride=1)  # (16, 3, 64, 64)
+    assert posterior_figures(blurred, TRUTH, n_posterior=60, seed=5, n_fresh=16)["sharpness_ratio"] < 0.8
+    other_face = posterior_renders(faces.sample_attributes(1, 12)[0], 16, seed=99)  # valid, but not for this input
+    assert posterior_figures(other_face, TRUTH, n_posterior=60, seed=5, n_fresh=16)["nearest_valid_ratio"] > 2
+    with pytest.raises(ValueError, match="solutions must be"):
+        posterior_figures(samples[:, :, :32, :32], TRUTH)
+
+
+def test_fine_values_read_counts_distinct_readings():
+    base = faces.sample_attributes(1, 0, glasses="none", mouth="grin")[0]
+    read = fine_values_read([base, dict(base, glasses="round"), dict(base, glasses="square", skin_tone=0.9)])
+    assert read["glasses"] == 3 and read["mouth"] == 1 and set(read) == set(faces.FINE)

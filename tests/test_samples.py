@@ -9,7 +9,7 @@ from pulse_teach import faces
 from pulse_teach.downscale import bicubic_downsample
 from pulse_teach.probe import EVAL_SEED
 from pulse_teach.quality import REFERENCE_SEED
-from pulse_teach.samples import SAMPLES_SEED, list_samples, load_sample, write_samples
+from pulse_teach.samples import SAMPLES_SEED, held_out_samples, list_samples, load_sample, write_samples
 
 
 def test_bundled_samples_cover_both_skin_groups_and_ambiguous_pairs():
@@ -36,6 +36,20 @@ def test_sample_is_its_render_and_its_downscales(name):
 
 def test_sample_seeds_are_held_out():
     assert SAMPLES_SEED > max(EVAL_SEED, REFERENCE_SEED)  # training draws seeds below EVAL_SEED
+
+
+def test_held_out_samples_are_made_like_the_lesson_samples():
+    held = held_out_samples(3)
+    assert [s.name for s in held] == ["held0", "held1", "held2"]
+    assert [faces.skin_group(s.attributes["skin_tone"]) for s in held] == ["light", "light", "dark"]
+    lesson = [load_sample(name).attributes for name in list_samples()]
+    for sample in held:
+        assert sample.attributes not in lesson
+        assert np.array_equal((sample.truth.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8),
+                              faces.render(sample.attributes))
+        expected = bicubic_downsample(sample.truth[None], 8)[0].clamp(0, 1)  # (3, 8, 8)
+        assert (sample.low_res[8] - expected).abs().max() <= 0.5 / 255 + 1e-6
+        assert torch.equal(sample.low_res[8], (sample.low_res[8] * 255).round() / 255)  # 8 bits, as the PNG
 
 
 def test_write_samples_reproduces_the_bundle(tmp_path):
