@@ -227,18 +227,18 @@ def test_paired_terms_pull_fakes_towards_their_renders(tmp_path):
                                         num_mapping_layers=2), paired=1.0, paired_probe=1.0, style_mixing=0.0)
     trainer = Trainer(config, tmp_path)
     z = torch.randn(6, 32, generator=torch.Generator().manual_seed(1))
-    ws = trainer.G.mapping(z)
+    ws = trainer.G.mapping(z).detach()  # (6, num_ws, w_dim); the terms below train the synthesis only
     before = trainer.paired_loss(trainer.G.synthesis(ws, noise_mode="const"), z)
     assert set(before) == {"L1", "probe"} and all(v > 0 for v in before.values())
-    trainer.G.mapping.requires_grad_(False)
-    opt = torch.optim.Adam(trainer.G.synthesis.parameters(), 1e-2)
-    for _ in range(10):  # the terms alone, minimised: they can fall (they pull towards the renders)
-        terms = trainer.paired_loss(trainer.G.synthesis(ws, noise_mode="const"), z)
-        opt.zero_grad()
-        (terms["L1"] + terms["probe"]).backward()
-        opt.step()
-    after = trainer.paired_loss(trainer.G.synthesis(ws, noise_mode="const"), z)
-    assert after["L1"] < before["L1"] and after["probe"] < before["probe"]
+    for term in ("L1", "probe"):  # each term alone, minimised, falls: it pulls the fakes towards the renders
+        start = trainer.paired_loss(trainer.G.synthesis(ws, noise_mode="const"), z)[term].item()
+        opt = torch.optim.Adam(trainer.G.synthesis.parameters(), 1e-2)
+        for _ in range(10):
+            loss = trainer.paired_loss(trainer.G.synthesis(ws, noise_mode="const"), z)[term]
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        assert trainer.paired_loss(trainer.G.synthesis(ws, noise_mode="const"), z)[term].item() < 0.9 * start, term
     events = []
     assert trainer.run(events.append) == "max_steps"
     assert all("paired_L1" in e.losses and "paired_probe" in e.losses for e in events if e.kind == "step")
