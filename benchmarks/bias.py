@@ -27,7 +27,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pulse_teach.figures import bias_figure  # noqa: E402
 from pulse_teach.models import load_generator  # noqa: E402
 from pulse_teach.probe import load_probe  # noqa: E402
-from pulse_teach.recovery import BIAS_AMBIGUOUS, BIAS_MODELS, BIAS_SAMPLES, BIAS_SEEDS, BIAS_SIDE, BIAS_STEPS, bias_experiment  # noqa: E402
+from pulse_teach.recovery import (  # noqa: E402
+    BIAS_AMBIGUOUS,
+    BIAS_MODELS,
+    BIAS_SAMPLES,
+    BIAS_SEEDS,
+    BIAS_SIDE,
+    BIAS_STEPS,
+    bias_experiment,
+)
 from pulse_teach.samples import load_sample  # noqa: E402
 
 
