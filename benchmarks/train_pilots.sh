@@ -27,7 +27,7 @@ grade() {  # name
         --grid "$RUNS/$1.grid.png" > "$RUNS/$1.eval.log" 2>&1
 }
 PAIRED="--paired 1 --style-mixing 0.5 --mapping-lr 1"
-train A & train B $PAIRED --paired-probe "${PROBE_WEIGHT:-1}" & wait
+train A & train B $PAIRED --paired-probe "${PROBE_WEIGHT:-0.05}" & wait
 train C --r1-gamma 1 --augment translation --probe-d 1 --mapping-lr 0.1 & train D $PAIRED & wait
 for name in A B C D; do OMP_NUM_THREADS=2 grade $name; done
 $PY - "$RUNS" <<'PYEOF'
