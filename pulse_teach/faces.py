@@ -160,6 +160,12 @@ def _draw_column(attribute: Attribute, spec, u: np.ndarray, v: np.ndarray) -> li
     return [_check_value(attribute, spec)] * n
 
 
+def _check_names(overrides: dict) -> None:
+    unknown = set(overrides) - set(ATTRIBUTE_BY_NAME)
+    if unknown:
+        raise ValueError(f"unknown attribute(s) {sorted(unknown)}; expected some of {list(ATTRIBUTE_BY_NAME)}")
+
+
 def sample_attributes(n: int, seed: int, **overrides) -> list[dict]:
     """n attribute dicts, deterministic per seed; each attribute has its own random stream.
 
@@ -172,10 +178,7 @@ def sample_attributes(n: int, seed: int, **overrides) -> list[dict]:
     for arg, value in (("n", n), ("seed", seed)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
             raise ValueError(f"{arg} must be a non-negative int, got {value!r}")
-    unknown = set(overrides) - set(ATTRIBUTE_BY_NAME)
-    if unknown:
-        raise ValueError(f"unknown attribute(s) {sorted(unknown)}; "
-                         f"expected some of {list(ATTRIBUTE_BY_NAME)}")
+    _check_names(overrides)
     # one stream per attribute, keyed by its name: adding an attribute later changes no other
     streams = {a.name: np.random.default_rng([seed, zlib.crc32(a.name.encode())]) for a in ATTRIBUTES}
     uniforms = {name: (rng.random(n), rng.random(n)) for name, rng in streams.items()}
@@ -197,9 +200,7 @@ def attributes_from_latent(z: np.ndarray, **overrides) -> list[dict]:
     z = np.asarray(z, dtype=np.float64)
     if z.ndim != 2 or z.shape[1] < LATENT_CODES:
         raise ValueError(f"z must be (N, >= {LATENT_CODES}) codes, got shape {z.shape}")
-    unknown = set(overrides) - set(ATTRIBUTE_BY_NAME)
-    if unknown:
-        raise ValueError(f"unknown attribute(s) {sorted(unknown)}; expected some of {list(ATTRIBUTE_BY_NAME)}")
+    _check_names(overrides)
     uniform = np.clip(0.5 * (1 + np.vectorize(math.erf)(z[:, :LATENT_CODES] / math.sqrt(2))), 0.0, 1 - 1e-12)
     columns = {a.name: _draw_column(a, overrides.get(a.name), uniform[:, 2 * i], uniform[:, 2 * i + 1])
                for i, a in enumerate(ATTRIBUTES)}
