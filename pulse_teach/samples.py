@@ -55,7 +55,7 @@ def write_samples(out_dir: str | os.PathLike = SAMPLES_DIR, per_group: int = 4, 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names, index = [], []
-    drawn = [(SAMPLES_SEED + g, group, faces.dataset(per_group, SAMPLES_SEED + g, skin_tone=group)[1])
+    drawn = [(SAMPLES_SEED + g, group, faces.sample_attributes(per_group, SAMPLES_SEED + g, skin_tone=group))
              for g, group in enumerate(("light", "dark"))]
     for i, face in enumerate(faces.sample_attributes(pairs, SAMPLES_SEED + 2)):
         drawn += [(SAMPLES_SEED + 2, f"ambiguous pair {i}", [{**face, **fixed}]) for fixed in AMBIGUOUS]
