@@ -2,28 +2,38 @@
 
     python benchmarks/pulse_speed.py                          # the bundled faces64 (as shipped) and FFHQ-1024
     python benchmarks/pulse_speed.py --config faces64 small64 --batches 1 4 8 16 --steps 20
+    python benchmarks/pulse_speed.py --config faces64 --batches 16 --against bdeb162   # old code vs this checkout
 
 faces64 is the bundled model the lessons run, loaded as shipped; small64 and ffhq1024 have random
 weights (the time of a step does not depend on their values). Each row also gives the GFLOP of one
 seed-step (convolutions and matrix products of the forward and backward pass, counted by
 torch.utils.flop_counter), the GFLOP/s achieved, and its share of the CPU's matrix-product peak
 measured in the same run with the same threads. Prints a table and writes JSON (default
-benchmarks/results/pulse_speed.json).
+benchmarks/results/pulse_speed.json). ``--against GITREF`` instead times the package as of that commit
+and this checkout side by side: each in its own process with the package's default threads, in
+alternating rounds, so both see the same machine.
 """
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import platform
 import resource
 import statistics
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+TREE_ENV = "PULSE_SPEED_TREE"  # set by --against: the package tree a worker process imports
+sys.path.insert(0, os.environ.get(TREE_ENV) or str(ROOT))
 from pulse_teach import PulseConfig, load_generator, upsample  # noqa: E402
 from pulse_teach.runtime import resolve_device  # noqa: E402
 from pulse_teach.stylegan2 import FFHQ_1024, SMALL_64, Generator  # noqa: E402
@@ -82,6 +92,41 @@ def time_steps(generator: Generator, low_side: int, batch: int, steps: int, warm
     return [b - a for a, b in zip(stamps[warmup:], stamps[warmup + 1:])]
 
 
+def against(ref: str, configs: list[str], batches: list[int], steps: int, warmup: int, rounds: int, out: Path) -> None:
+    """Time GITREF's package and this checkout's alternately, each round in fresh processes; print and save."""
+    with tempfile.TemporaryDirectory(prefix="pulse_speed_") as tmp:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(tmp, filter="data")
+        trees = {f"{ref}": tmp, "this checkout": str(ROOT)}
+        times: dict[tuple[str, str, int], list[float]] = {}
+        for r in range(rounds):
+            for label, tree in trees.items():
+                for name in configs:
+                    for batch in batches:
+                        cmd = [sys.executable, __file__, "--worker", "--config", name, "--batches", str(batch),
+                               "--steps", str(steps), "--warmup", str(warmup)]
+                        done = subprocess.run(cmd, env=dict(os.environ, **{TREE_ENV: tree}), check=True,
+                                              capture_output=True, text=True)
+                        ms = json.loads(done.stdout.strip().splitlines()[-1])["ms_per_step"]
+                        times.setdefault((label, name, batch), []).append(ms)
+                        print(f"round {r + 1}/{rounds} {label}: {name} batch {batch}: {ms:.1f} ms/step", flush=True)
+    rows = []
+    print(f"\n{'config':>9} {'batch':>5} {ref + ' ms/step':>16} {'now ms/step':>12} {'speed-up':>9}")
+    for name in configs:
+        for batch in batches:
+            old, new = (statistics.median(times[(label, name, batch)]) for label in trees)
+            rows.append({"config": name, "batch": batch, "previous_ms_per_step": old, "ms_per_step": new,
+                         "speedup": old / new, "previous_rounds": times[(ref, name, batch)],
+                         "rounds": times[("this checkout", name, batch)]})
+            print(f"{name:>9} {batch:>5} {old:>16.1f} {new:>12.1f} {old / new:>8.2f}x")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"against": ref, "threads": "package default", "torch": torch.__version__,
+                               "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+                               "rows": rows}, indent=2))
+    print(f"wrote {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", nargs="+", default=["faces64", "ffhq1024"], choices=list(CONFIGS))
@@ -92,7 +137,19 @@ def main() -> None:
     parser.add_argument("--max-memory-gb", type=float, default=None,
                         help="skip batches whose estimated peak memory exceeds this (default: 70%% of RAM on CPU)")
     parser.add_argument("--json", default="benchmarks/results/pulse_speed.json")
+    parser.add_argument("--against", metavar="GITREF", help="time that commit's package and this checkout side by side")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds with --against (default: 3)")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one timing, as JSON (--against)
     args = parser.parse_args()
+    if args.against:
+        return against(args.against, args.config, args.batches, args.steps, args.warmup, args.rounds,
+                       Path(args.json).with_name(Path(args.json).stem + "_against.json"))
+    if args.worker:
+        make, low_side = CONFIGS[args.config[0]]
+        torch.manual_seed(0)
+        seconds = time_steps(make().eval(), low_side, args.batches[0], args.steps, args.warmup)
+        print(json.dumps({"ms_per_step": 1000 * statistics.median(seconds)}))
+        return None
 
     try:
         device = resolve_device(args.device)

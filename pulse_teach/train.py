@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 import json
 import math
 import os
@@ -82,6 +83,10 @@ class TrainConfig:
     # the mean squared difference of the frozen probe's features. 0 = off (a plain GAN).
     paired: float = 0.0
     paired_probe: float = 0.0
+    adversarial: float = 1.0  # weight of G's adversarial loss; 0 = no D at all (paired terms only: regression)
+    # G's mapping reads the face z stands for, spelled out as one-hots (faces.LatentCodes with this run's
+    # skin_tone) instead of raw z: the category boundaries come free, so paired regression learns far faster
+    z_codes: bool = False
     style_mixing: float = 0.9  # share of fakes made from two latents, switching at a random layer
     ema_kimg: float = 10.0  # half-life of the EMA of G's weights, in thousands of images
     ema_rampup: float = 0.05  # early on, half-life <= 5 % of the images seen so far
@@ -136,7 +141,8 @@ class Trainer:
         self.device = resolve_device(cfg.device)
         memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         torch.manual_seed(cfg.seed)
-        self.G = Generator(**cfg.generator).to(self.device, memory_format=memory_format)
+        z_codes = {"skin_tone": cfg.skin_tone} if cfg.z_codes else None
+        self.G = Generator(**cfg.generator, z_codes=z_codes).to(self.device, memory_format=memory_format)
         self.D = Discriminator(self.G.resolution, img_channels=self.G.img_channels, **cfg.discriminator)
         self.D = self.D.to(self.device, memory_format=memory_format)
         for layer in self.G.synthesis.layers():  # the parameters stay (NVIDIA's names), frozen at 0
@@ -150,6 +156,8 @@ class Trainer:
                 option = "probe_d" if cfg.probe_d else "paired_probe"
                 raise ValueError(f"{option} needs {self.probe.resolution}x{self.probe.resolution} images (the "
                                  f"probe's size); this generator makes {self.G.resolution}x{self.G.resolution}")
+        if not (cfg.adversarial or cfg.paired or cfg.paired_probe):
+            raise ValueError("adversarial=0 needs a paired term (paired or paired_probe): G would have nothing to learn")
         if (cfg.paired or cfg.paired_probe) and self.G.z_dim < faces.LATENT_CODES:
             raise ValueError(f"paired terms need z_dim >= {faces.LATENT_CODES} (two codes per attribute); "
                              f"this generator has {self.G.z_dim}")
@@ -226,10 +234,29 @@ class Trainer:
         return logits
 
     def train_step(self, reals: torch.Tensor) -> dict[str, float]:
-        """One D update (plus R1 every r1_interval steps) and one G update on the same fakes."""
+        """One D update (plus R1 every r1_interval steps; none when adversarial is 0) and one G update on the same fakes."""
         cfg, G = self.config, self.G
         ws, z, unmixed = self._latents(len(reals))
         fakes = G.synthesis(ws, noise_mode="random")  # (N, 3, R, R), graph to G
+        if cfg.adversarial:
+            loss_g, losses = self._adversarial_step(reals, fakes)
+        else:  # regression only: D neither trains nor judges
+            loss_g, losses = fakes.new_zeros(()), {}
+        losses_g = {"G": loss_g.item()}
+        if (cfg.paired or cfg.paired_probe) and unmixed.any():
+            terms = self.paired_loss(fakes[unmixed.to(self.device)], z[unmixed])
+            loss_g = loss_g + cfg.paired * terms["L1"] + cfg.paired_probe * terms.get("probe", 0.0)
+            losses_g.update({f"paired_{k}": v.item() for k, v in terms.items()})
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        self.step, self.nimg = self.step + 1, self.nimg + len(reals)
+        self._update_ema(len(reals))
+        return {**losses_g, **losses}
+
+    def _adversarial_step(self, reals: torch.Tensor, fakes: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """D's update on reals and detached fakes (N, 3, R, R); returns G's weighted adversarial loss and D's figures."""
+        cfg = self.config
         do_r1 = self.step % cfg.r1_interval == 0
         for module in self.critic_modules:
             module.requires_grad_(True)
@@ -249,17 +276,7 @@ class Trainer:
         for module in self.critic_modules:  # G's step needs gradients w.r.t. the fakes only
             module.requires_grad_(False)
         loss_g = F.softplus(-self.critic(blurred_fakes)).mean()  # non-saturating: -log D(G(z))
-        losses_g = {"G": loss_g.item()}
-        if (cfg.paired or cfg.paired_probe) and unmixed.any():
-            terms = self.paired_loss(fakes[unmixed.to(self.device)], z[unmixed])
-            loss_g = loss_g + cfg.paired * terms["L1"] + cfg.paired_probe * terms.get("probe", 0.0)
-            losses_g.update({f"paired_{k}": v.item() for k, v in terms.items()})
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.opt_g.step()
-        self.step, self.nimg = self.step + 1, self.nimg + len(reals)
-        self._update_ema(len(reals))
-        return {**losses_g, **losses}
+        return cfg.adversarial * loss_g, losses
 
     @torch.no_grad()
     def _update_ema(self, batch: int) -> None:
@@ -283,7 +300,10 @@ class Trainer:
         cfg, res = self.config, self.G.resolution
         callback = callback or (lambda event: None)
         first_seed = seed_plan.face_seeds("GAN training", cfg.seed, offset=self.step).start  # ValueError outside
-        batches = face_batches(cfg.batch, res, first_seed, cfg.skin_tone, cfg.data_workers)
+        if cfg.adversarial:
+            batches = face_batches(cfg.batch, res, first_seed, cfg.skin_tone, cfg.data_workers)
+        else:  # regression only: no D to show real faces to (paired_loss renders its own targets)
+            batches = itertools.repeat(torch.zeros(cfg.batch, self.G.img_channels, res, res, dtype=torch.uint8))
         memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         start, last_sample, last_save = time.perf_counter(), -math.inf, time.perf_counter()
         start_elapsed, window, sampled_step = self.elapsed, [], None
@@ -314,7 +334,8 @@ class Trainer:
         except KeyboardInterrupt:
             reason = "interrupted"
         finally:
-            batches.close()  # stops the render workers, if any
+            if hasattr(batches, "close"):
+                batches.close()  # stops the render workers, if any
         self._log(window)
         sample = self.write_samples() if self.step != sampled_step else None  # this step's grid may exist
         checkpoint = self.save_checkpoint()  # both saved before any callback
@@ -408,7 +429,7 @@ class Trainer:
         if parent is None:
             raise ValueError(f"init_from={config.init_from!r} holds no checkpoint.pt to start from")
         saved = parent["config"]
-        changed = [name for name in ("generator", "discriminator", "noise_max_res", "betas")
+        changed = [name for name in ("generator", "discriminator", "noise_max_res")
                    if json.loads(json.dumps(saved[name])) != json.loads(json.dumps(getattr(config, name)))]
         if changed:
             raise ValueError(f"init_from={config.init_from!r} has other {', '.join(changed)} than this run")
@@ -420,9 +441,10 @@ class Trainer:
         for name in ("G", "D", "G_ema", "opt_g", "opt_d"):
             if checkpoint[name] is not None:  # a checkpoint shipped without optimiser moments: Adam starts afresh
                 getattr(self, name).load_state_dict(checkpoint[name])
+        betas = tuple(map(float, self.config.betas))
         for opt, lr in ((self.opt_g, self.config.lr_g), (self.opt_d, self.config.lr_d)):
-            for group in opt.param_groups:  # the optimiser state carries the parent's rate; a fine-tune may set its own
-                group["lr"] = lr
+            for group in opt.param_groups:  # the optimiser state carries the parent's settings; a fine-tune may set its own
+                group.update(lr=lr, betas=betas)
         self.step, self.nimg, self.elapsed = checkpoint["step"], checkpoint["nimg"], checkpoint["elapsed"]
         self.rng.set_state(checkpoint["rng"])
         torch.set_rng_state(checkpoint["torch_rng"])

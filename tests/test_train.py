@@ -244,3 +244,23 @@ def test_paired_terms_pull_fakes_towards_their_renders(tmp_path):
     assert all("paired_L1" in e.losses and "paired_probe" in e.losses for e in events if e.kind == "step")
     with pytest.raises(ValueError, match="z_dim >= 30"):
         Trainer(tiny_config(paired=1.0, generator=dict(tiny_config().generator, z_dim=16)), tmp_path / "z16")
+
+
+def test_regression_only_trains_no_discriminator_and_a_fine_tune_takes_its_own_betas(tmp_path):
+    config = tiny_config(generator=dict(tiny_config().generator, z_dim=32), paired=1.0, adversarial=0.0,
+                         style_mixing=0.0, betas=(0.9, 0.99), lr_g=1e-2)
+    trainer = Trainer(config, tmp_path / "paired")
+    d_before = {k: v.clone() for k, v in trainer.D.state_dict().items()}
+    events = []
+    trainer.run(events.append)
+    steps = [e for e in events if e.kind == "step"]
+    assert len(steps) == 4 and all("D" not in e.losses and e.losses["paired_L1"] > 0 for e in steps)
+    assert all(torch.equal(v, trainer.D.state_dict()[k]) for k, v in d_before.items())  # D untouched
+    assert not trainer.opt_d.state_dict()["state"]  # and no optimiser moments for it
+    gan = Trainer(tiny_config(generator=config.generator, init_from=str(tmp_path / "paired"), max_steps=6),
+                  tmp_path / "gan")  # the adversarial phase: the default momentum-free betas, not the parent's
+    assert [g["betas"] for g in gan.opt_g.param_groups + gan.opt_d.param_groups] == [(0.0, 0.99)] * 2
+    gan.run()
+    assert gan.step == 6
+    with pytest.raises(ValueError, match="nothing to learn"):
+        Trainer(tiny_config(adversarial=0.0), tmp_path / "nothing")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -56,7 +57,8 @@ def run_train(args: argparse.Namespace) -> int:
         ("snapshots", args.snapshots or None), ("sample_minutes", args.sample_minutes),
         ("augment", args.augment), ("probe_d", args.probe_d), ("r1_gamma", args.r1_gamma),
         ("blur_fade_kimg", args.blur_kimg), ("paired", args.paired), ("paired_probe", args.paired_probe),
-        ("style_mixing", args.style_mixing),
+        ("style_mixing", args.style_mixing), ("adversarial", args.adversarial),
+        ("z_codes", args.z_codes or None), ("betas", None if args.beta1 is None else (args.beta1, (base or TrainConfig()).betas[1])),
     ) if value is not None}
     if args.mapping_lr is not None:
         overrides["generator"] = dict((base or TrainConfig()).generator, mapping_lr_multiplier=args.mapping_lr)
@@ -79,8 +81,10 @@ def run_train(args: argparse.Namespace) -> int:
                 return
             last_r1[0] = event.losses.get("R1", last_r1[0])
             bar.update(1)
-            bar.set_postfix(G=f"{event.losses['G']:.2f}", D=f"{event.losses['D']:.2f}", R1=f"{last_r1[0]:.3f}",
-                            kimg=f"{event.kimg:.1f}", min=f"{event.elapsed / 60:.1f}", refresh=False)
+            paired = {"L1": f"{event.losses['paired_L1']:.3f}"} if "paired_L1" in event.losses else {}
+            bar.set_postfix(G=f"{event.losses['G']:.2f}", D=f"{event.losses.get('D', math.nan):.2f}",
+                            R1=f"{last_r1[0]:.3f}", **paired, kimg=f"{event.kimg:.1f}", min=f"{event.elapsed / 60:.1f}",
+                            refresh=False)
         reason = trainer.run(progress)
     exported = trainer.export(args.export or out / "generator.pt", gaussian_fit_samples=PulseConfig.gaussian_fit_samples)
     print(f"stopped ({reason}) at step {trainer.step}, {trainer.nimg / 1000:.1f} kimg, "
@@ -145,6 +149,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--batch", type=int, help=f"images per step (default: {TrainConfig.batch})")
     train.add_argument("--lr-g", type=float, help=f"G's learning rate (default: {TrainConfig.lr_g:g})")
     train.add_argument("--lr-d", type=float, help=f"D's learning rate (default: {TrainConfig.lr_d:g})")
+    train.add_argument("--beta1", type=float, help="Adam's momentum for G and D (default: "
+                       f"{TrainConfig.betas[0]:g}; a regression without D learns faster with 0.9)")
     train.add_argument("--seed", type=int, help=f"seed of weights, latents and faces (default: {TrainConfig.seed})")
     train.add_argument("--init-from", help="fine-tune: start a new run from this run folder's checkpoint "
                        "(steps, kimg and minutes carry on from it)")
@@ -170,6 +176,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                        "features (default: 0, off)")
     train.add_argument("--style-mixing", type=float, help="share of fakes made from two latents; paired terms "
                        f"use the others (default: {TrainConfig.style_mixing:g})")
+    train.add_argument("--adversarial", type=float, help="weight of G's adversarial loss; 0 trains no D (paired "
+                       f"terms only) (default: {TrainConfig.adversarial:g})")
+    train.add_argument("--z-codes", action="store_true", help="G's mapping reads the face z's first 30 "
+                       "coordinates stand for, as one-hots (faces.LatentCodes), instead of raw z")
     train.add_argument("--snapshots", action="store_true", help="also export the EMA generator with every sample "
                        "grid (OUT/samples/stepNNNNNN.pt), to pick the best one afterwards")
     train.add_argument("--log-seconds", type=float, default=30.0,
