@@ -203,3 +203,30 @@ def test_attributes_from_latent_follow_the_prior_and_are_deterministic():
     assert faces.attributes_from_latent(moved) == a
     with pytest.raises(ValueError, match="codes"):
         faces.attributes_from_latent(z[:, :10])
+
+
+def test_latent_codes_spell_out_the_face_each_code_stands_for():
+    import torch
+
+    z = torch.randn(50, 40, generator=torch.Generator().manual_seed(3))
+    codes = faces.LatentCodes(40, skin_tone={"light": 0.9, "dark": 0.1})
+    features = codes(z)  # (50, 56 + 10)
+    assert features.shape == (50, codes.num_features) and codes.num_features == 56 + 10
+    assert torch.equal(features[:, 56:], z[:, 30:])  # the other coordinates pass through
+    truth = faces.labels(faces.attributes_from_latent(z.double().numpy(), skin_tone={"light": 0.9, "dark": 0.1}))
+    column = 0
+    for a in ATTRIBUTES:
+        if a.kind == "categorical":
+            width = len(a.values_or_range)
+            block = features[:, column:column + width]
+            assert set(block.unique().tolist()) <= {-1.0, 1.0} and (block == 1).sum(1).eq(1).all()
+            assert np.array_equal(block.argmax(1).numpy(), truth[a.name]), a.name
+        else:
+            width, (low, high) = 1, a.values_or_range
+            back = (features[:, column] / 1.7 + 1) / 2 * (high - low) + low
+            np.testing.assert_allclose(back.numpy(), truth[a.name], atol=1e-5)
+        column += width
+    with pytest.raises(ValueError, match="z_dim >= 30"):
+        faces.LatentCodes(16)
+    with pytest.raises(ValueError, match="skin_tone"):
+        faces.LatentCodes(40, skin_tone="purple")

@@ -182,3 +182,13 @@ def test_shipped_gaussian_fit_is_the_fit_of_the_stored_weights(tmp_path):
     fresh = latent.fit_gaussian(loaded, 5000, cache=False)  # what a fit of the loaded weights gives
     assert torch.equal(shipped.mean, fresh.mean) and torch.equal(shipped.std, fresh.std)
     assert shipped is latent._memory_cache[next(iter(latent._memory_cache))]
+
+
+def test_a_generator_with_latent_codes_round_trips(tmp_path):
+    G = Generator(**dict(TINY, z_codes={"skin_tone": "balanced"}))
+    loaded = load_generator(save_generator(tmp_path / "codes.pt", G))
+    assert loaded.config["z_codes"] == {"skin_tone": "balanced"}
+    assert loaded.mapping.codes.num_features == 56 + TINY["z_dim"] - 30
+    rounded = Generator(**dict(TINY, z_codes={"skin_tone": "balanced"}))
+    rounded.load_state_dict({k: v.half().float() for k, v in G.state_dict().items()})
+    assert torch.equal(_outputs(loaded), _outputs(rounded))
