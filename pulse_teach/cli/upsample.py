@@ -281,7 +281,8 @@ def add_commands(commands: argparse._SubParsersAction, examples: str) -> None:
                                epilog=examples, formatter_class=raw)
     demo.add_argument("--low-res", type=int, default=8, choices=(4, 8, 16, 32),
                       help="input side (default: %(default)s)")
-    demo.add_argument("--sample", default="face0", help="bundled lesson face, face0 ... face7 (default: %(default)s)")
+    demo.add_argument("--sample", default="face0", help="bundled lesson face: face0, face1, ... "
+                      "(pulse_teach.list_samples() lists them; default: %(default)s)")
     add_pulse_options(demo, out="pulse_demo")
     demo.set_defaults(func=run_demo, max_pixels=MAX_PIXELS)
     up = commands.add_parser("upsample", help="run PULSE on your own pictures (any format, any size)",
