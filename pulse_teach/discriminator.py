@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .stylegan2 import FullyConnectedLayer, lrelu
+from .stylegan2 import _LRELU_GAIN, _LRELU_SLOPE, FullyConnectedLayer
 
 
 class Conv2dLayer(nn.Module):
@@ -32,8 +32,12 @@ class Conv2dLayer(nn.Module):
         self.activation = activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.conv2d(x, self.weight * self.weight_gain, self.bias, padding=self.weight.shape[-1] // 2)
-        return lrelu(x) if self.activation == "lrelu" else x
+        if self.activation != "lrelu":
+            return F.conv2d(x, self.weight * self.weight_gain, self.bias, padding=self.weight.shape[-1] // 2)
+        # lrelu(z) * gain == lrelu(z * gain): the gain rides on the weights and bias, one pass fewer
+        bias = None if self.bias is None else self.bias * _LRELU_GAIN
+        x = F.conv2d(x, self.weight * (self.weight_gain * _LRELU_GAIN), bias, padding=self.weight.shape[-1] // 2)
+        return F.leaky_relu(x, _LRELU_SLOPE, inplace=True)
 
 
 class DiscriminatorBlock(nn.Module):

@@ -264,3 +264,22 @@ def test_regression_only_trains_no_discriminator_and_a_fine_tune_takes_its_own_b
     assert gan.step == 6
     with pytest.raises(ValueError, match="nothing to learn"):
         Trainer(tiny_config(adversarial=0.0), tmp_path / "nothing")
+
+
+def test_discriminator_conv_layer_is_lrelu_of_the_equalised_conv_times_its_gain():
+    from pulse_teach.discriminator import Conv2dLayer
+
+    torch.manual_seed(6)
+    layer = Conv2dLayer(4, 5, 3)
+    with torch.no_grad():
+        layer.bias.normal_()
+    x = torch.randn(2, 4, 8, 8, requires_grad=True)
+    expected = torch.nn.functional.leaky_relu(torch.nn.functional.conv2d(
+        x, layer.weight / math.sqrt(4 * 9), layer.bias, padding=1), 0.2) * math.sqrt(2)
+    got = layer(x)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    (grad,) = torch.autograd.grad(got.square().sum(), x, create_graph=True)  # R1 differentiates twice
+    (expected_grad,) = torch.autograd.grad(expected.square().sum(), x, create_graph=True)
+    torch.testing.assert_close(grad, expected_grad, rtol=1e-5, atol=1e-5)
+    grad.square().sum().backward()
+    assert layer.weight.grad is not None and torch.isfinite(layer.weight.grad).all()
