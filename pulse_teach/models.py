@@ -108,9 +108,8 @@ def load_generator(name_or_path: str | os.PathLike, device: str | torch.device |
     """A known model name (see ``list_models``) or a path to a generator file -> float32 Generator.
 
     NVIDIA names are downloaded on first use (``download=False`` refuses instead). Returned in eval
-    mode with gradients off (PULSE differentiates w.r.t. latents, not weights), with channels-last weights
-    on the CPU; the file's meta is
-    kept as ``generator.meta``. What loading had to rebuild (e.g. noise maps a file lacks) is in
+    mode with gradients off (PULSE differentiates w.r.t. latents, not weights), channels-last on a CPU;
+    the file's meta is kept as ``generator.meta``. What loading had to rebuild (e.g. noise maps a file lacks) is in
     ``generator.meta["notices"]`` and issued as ``ModelNotice`` warnings. A ``device`` that is not
     available here raises a one-line ValueError, and so does an unknown name that is not a file.
     Raises FileNotFoundError (saying how to get it) for a bundled model missing from this install, or an
@@ -147,7 +146,7 @@ def load_generator(name_or_path: str | os.PathLike, device: str | torch.device |
         adopt_fit(generator, generator.meta["gaussian_fit"])
     for notice in generator.meta.get("notices", []):
         warnings.warn(f"{path.name}: {notice}", ModelNotice, stacklevel=2)
-    if device.type == "cpu":  # NHWC weights: oneDNN's convolutions skip a layout reorder (PULSE steps ~15 % faster)
+    if device.type == "cpu":  # NHWC weights: oneDNN's convolutions skip a layout reorder (faster 16-seed steps)
         generator = generator.to(memory_format=torch.channels_last)
     return generator.to(device).eval().requires_grad_(False)
 

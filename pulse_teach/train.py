@@ -5,7 +5,9 @@ images, style mixing, an exponential moving average (EMA) of the generator's wei
 export, and no path-length regulariser (it costs a double backward through G for a smoother W space).
 Two changes kept the small G from collapsing onto one face: D looks through a blur that fades over
 the first 200 kimg, and D learns at half G's rate. A fine-tune (``init_from``) starts from another
-run's checkpoint, which is how the skewed model reuses the balanced one's first minutes.
+run's checkpoint, which is how the skewed model reuses the balanced one's first minutes. With
+``adversarial=0`` and a paired term the run is a plain regression of G(z) onto the face z stands for
+(no D), which a later adversarial fine-tune can sharpen.
 Every batch is new faces (``faces.dataset`` at ~1,000 faces/s per core: ~6 % of a CPU step), so the
 models never see an image twice and there is nothing to overfit.
 

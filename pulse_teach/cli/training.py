@@ -58,7 +58,8 @@ def run_train(args: argparse.Namespace) -> int:
         ("augment", args.augment), ("probe_d", args.probe_d), ("r1_gamma", args.r1_gamma),
         ("blur_fade_kimg", args.blur_kimg), ("paired", args.paired), ("paired_probe", args.paired_probe),
         ("style_mixing", args.style_mixing), ("adversarial", args.adversarial),
-        ("z_codes", args.z_codes or None), ("betas", None if args.beta1 is None else (args.beta1, (base or TrainConfig()).betas[1])),
+        ("z_codes", args.z_codes or None),
+        ("betas", None if args.beta1 is None else (args.beta1, (base or TrainConfig()).betas[1])),
     ) if value is not None}
     if args.mapping_lr is not None:
         overrides["generator"] = dict((base or TrainConfig()).generator, mapping_lr_multiplier=args.mapping_lr)
