@@ -16,7 +16,6 @@ alternating rounds, so both see the same machine.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -24,8 +23,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tarfile
-import tempfile
 import time
 from pathlib import Path
 
@@ -94,10 +91,9 @@ def time_steps(generator: Generator, low_side: int, batch: int, steps: int, warm
 
 def against(ref: str, configs: list[str], batches: list[int], steps: int, warmup: int, rounds: int, out: Path) -> None:
     """Time GITREF's package and this checkout's alternately, each round in fresh processes; print and save."""
-    with tempfile.TemporaryDirectory(prefix="pulse_speed_") as tmp:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True).stdout
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(tmp, filter="data")
+    from old_tree import old_tree
+
+    with old_tree(ref) as tmp:
         trees = {f"{ref}": tmp, "this checkout": str(ROOT)}
         times: dict[tuple[str, str, int], list[float]] = {}
         for r in range(rounds):

@@ -11,14 +11,13 @@ Prints a table and writes JSON (default benchmarks/results/train_speed.json).
 from __future__ import annotations
 
 import argparse
-import io
+import contextlib
 import json
 import os
 import platform
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -57,13 +56,11 @@ def main() -> None:
     if args.worker:
         print(json.dumps({"s_per_step": worker(args.steps, args.warmup)}))
         return
-    with tempfile.TemporaryDirectory(prefix="train_speed_") as tmp:
+    from old_tree import old_tree
+
+    with old_tree(args.against) if args.against else contextlib.nullcontext() as tmp:
         trees = {"this checkout": str(ROOT)}
         if args.against:
-            archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.against], check=True,
-                                     capture_output=True).stdout
-            with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-                tar.extractall(tmp, filter="data")
             trees = {args.against: tmp, **trees}
         times: dict[str, list[float]] = {label: [] for label in trees}
         for r in range(args.rounds):
