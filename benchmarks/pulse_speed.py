@@ -91,7 +91,7 @@ def time_steps(generator: Generator, low_side: int, batch: int, steps: int, warm
 
 def against(ref: str, configs: list[str], batches: list[int], steps: int, warmup: int, rounds: int, out: Path) -> None:
     """Time GITREF's package and this checkout's alternately, each round in fresh processes; print and save."""
-    from old_tree import old_tree
+    from _old_tree import old_tree
 
     with old_tree(ref) as tmp:
         trees = {f"{ref}": tmp, "this checkout": str(ROOT)}

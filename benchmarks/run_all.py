@@ -43,6 +43,7 @@ QUICK_ARGS = {  # short runs of the known scripts; --json (and --figure) are add
     "pulse_faces": ["--seeds", "4", "--steps", "50", "--samples", "face0"],
     "ffhq_gpu": ["--seeds", "1", "4", "--steps", "10", "--fit-samples", "100000"],
     "bias": ["--seeds", "3", "--steps", "30", "--samples", "face5"],
+    "train_speed": ["--steps", "3", "--warmup", "1", "--rounds", "1"],
 }
 Row = tuple[str, str, object, str]  # (benchmark, what, value, unit)
 
@@ -118,13 +119,19 @@ def read_bias(data: dict) -> list[tuple]:
             for model, m in data.get("models", {}).items()]
 
 
+def read_train_speed(data: dict) -> list[tuple]:
+    rows = [(f"training step, {package}", s, "s") for package, s in data.get("median_s_per_step", {}).items()]
+    return rows + ([("speed-up vs the older commit", data["speedup"], "x")] if "speedup" in data else [])
+
+
 def read_numbers(data: dict) -> list[tuple]:
     """Unknown scripts: their JSON's top-level numbers."""
     return [(key, value, "") for key, value in data.items() if isinstance(value, (int, float)) and not isinstance(value, bool)]
 
 
 READERS: dict[str, Callable[[dict], list[tuple]]] = {
-    "pulse_speed": read_pulse_speed, "pulse_faces": read_pulse_faces, "ffhq_gpu": read_ffhq_gpu, "bias": read_bias}
+    "pulse_speed": read_pulse_speed, "pulse_faces": read_pulse_faces, "ffhq_gpu": read_ffhq_gpu, "bias": read_bias,
+    "train_speed": read_train_speed}
 
 
 # ------------------------------------------------------------------ built-in measurements

@@ -56,7 +56,7 @@ def main() -> None:
     if args.worker:
         print(json.dumps({"s_per_step": worker(args.steps, args.warmup)}))
         return
-    from old_tree import old_tree
+    from _old_tree import old_tree
 
     with old_tree(args.against) if args.against else contextlib.nullcontext() as tmp:
         trees = {"this checkout": str(ROOT)}

@@ -1,5 +1,6 @@
 """The package as of an older commit, unpacked next to this checkout, for side-by-side benchmarks.
 
+    from _old_tree import old_tree              # from a script in benchmarks/
     with old_tree("bdeb162") as tree:           # a temporary folder holding that commit's files
         subprocess.run([...], env=dict(os.environ, PYTHONPATH=tree))
 """
