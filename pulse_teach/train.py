@@ -440,8 +440,9 @@ class Trainer:
     def _load_state(self, checkpoint: dict) -> None:
         if self.probe_head is not None and checkpoint.get("probe_head"):  # load before opt_d: it holds its state
             self.probe_head.load_state_dict(checkpoint["probe_head"])
+        new_head = self.probe_head is not None and not checkpoint.get("probe_head")  # a fine-tune adding probe_d
         for name in ("G", "D", "G_ema", "opt_g", "opt_d"):
-            if checkpoint[name] is not None:  # a checkpoint shipped without optimiser moments: Adam starts afresh
+            if checkpoint[name] is not None and not (name == "opt_d" and new_head):  # else Adam starts afresh
                 getattr(self, name).load_state_dict(checkpoint[name])
         betas = tuple(map(float, self.config.betas))
         for opt, lr in ((self.opt_g, self.config.lr_g), (self.opt_d, self.config.lr_d)):

@@ -209,6 +209,10 @@ def test_augment_and_probe_head_train_and_resume(tmp_path):
     assert resumed.run() == "max_steps" and resumed.step == 3
     with pytest.raises(ValueError, match="probe_d needs 64x64"):
         Trainer(tiny_config(probe_d=1.0), tmp_path / "small")
+    plain = Trainer(dataclasses.replace(config, probe_d=0.0, max_steps=1), tmp_path / "plain")
+    plain.run()  # a parent without the head: its D optimiser has no moments for one
+    child = Trainer(dataclasses.replace(config, init_from=str(tmp_path / "plain"), max_steps=2), tmp_path / "child")
+    assert torch.equal(child.D.fromrgb.weight, plain.D.fromrgb.weight) and child.run() == "max_steps"
 
 
 def test_checkpoint_without_optimiser_moments_resumes(tmp_path):
