@@ -196,11 +196,16 @@ def test_stop_button_only_with_jupyter_ui_poll(monkeypatch):
 
 def test_train_monitor_draws_losses_and_status():
     panel = LivePanel(period=0, use_widgets=True, status_period=0)  # the status line follows every step
-    monitor = TrainMonitor(panel)
-    for step in range(1, 4):
-        monitor(TrainEvent("step", step, step * 0.032, {"G": 1.0 / step, "D": 1.2, "D_real": 0.5, "D_fake": -0.4}, step))
-    assert bytes(panel.image_widget.value).startswith(PNG) and "step 3" in panel.status_widget.value
-    assert "done (max_steps)" in monitor.status("max_steps")
+    monitor = TrainMonitor(panel, max_steps=20)
+    monitor(TrainEvent("sample", 0, 0.0, {}, 0.0))  # before any step: a placeholder, no time estimate
+    assert "waiting for the first step" in [t.get_text() for t in monitor.figure().axes[0].texts]
+    for step in range(1, 5):  # 2 s per step
+        monitor(TrainEvent("step", step, step * 0.032, {"G": 1.0 / step, "D": 1.2, "D_real": 0.5, "D_fake": -0.4},
+                           2.0 * step))
+    assert bytes(panel.image_widget.value).startswith(PNG) and "step 4 of 20" in panel.status_widget.value
+    assert monitor.time_left() == 32.0 and "about 32 s left" in panel.status_widget.value  # 16 steps x 2 s
+    assert not monitor.figure().axes[0].texts
+    assert "done (max_steps)" in monitor.status("max_steps") and "left" not in monitor.status("max_steps")
 
 
 def test_fast_mode_follows_the_environment(monkeypatch):
@@ -230,7 +235,7 @@ def test_live_train_follows_a_real_run(tmp_path, fake_display):
         max_steps=3, sample_minutes=60, checkpoint_minutes=60)
     reason = live.live_train(Trainer(config, tmp_path / "run"), period=60)
     assert reason == "max_steps"
-    assert fake_display.statuses()[-1].startswith("done (max_steps): step 3")
+    assert fake_display.statuses()[-1].startswith("done (max_steps): step 3 of 3")
     assert len(fake_display.images()) >= 2  # the first frame, the grid at the start, the final frame
 
 

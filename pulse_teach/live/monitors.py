@@ -165,14 +165,20 @@ def live_upsample(generator: torch.nn.Module, low_res, config: PulseConfig | Non
 
 
 class TrainMonitor:
-    """A ``Trainer.run`` callback: loss curves and the latest sample grid on a LivePanel."""
+    """A ``Trainer.run`` callback: loss curves and the latest sample grid on a LivePanel.
 
-    def __init__(self, panel: LivePanel):
-        self.panel, self.events, self.grid_path, self.grid, self.last = panel, [], None, None, None
+    With ``max_steps`` (the run's step budget) the status line says "step k of n" and, once a few steps
+    have timed this machine, about how long is left.
+    """
+
+    def __init__(self, panel: LivePanel, max_steps: int | None = None):
+        self.panel, self.max_steps = panel, max_steps
+        self.events, self.grid_path, self.grid, self.last, self.first = [], None, None, None, None
 
     def __call__(self, event) -> None:
         if event.kind == "step":
             self.events.append((event.step, dict(event.losses)))
+            self.first = self.first or (event.step, event.elapsed)  # where this session's timing starts
         elif event.kind == "sample" and event.path is not None:
             with PILImage.open(event.path) as grid:  # decoded once per grid, not once per redraw
                 self.grid_path, self.grid = event.path, np.asarray(grid.convert("RGB"))
@@ -181,37 +187,51 @@ class TrainMonitor:
             raise KeyboardInterrupt("Stop button")  # the trainer catches it and saves a checkpoint
         self.panel.update(self.status(), self.figure, force=event.kind == "sample")
 
+    def time_left(self) -> float | None:
+        """Seconds until max_steps at this session's pace so far; None without a budget or before 3 timed steps."""
+        e, first = self.last, self.first
+        if self.max_steps is None or first is None or e.step - first[0] < 3:
+            return None
+        return (self.max_steps - e.step) * (e.elapsed - first[1]) / (e.step - first[0])
+
     def status(self, reason: str | None = None) -> str:
         e = self.last
         losses = " &middot; ".join(f"{k} {v:.3f}" for k, v in e.losses.items() if k in ("G", "D"))
         head = f"done ({reason})" if reason else "training"
-        return (f"{head}: step {e.step} &middot; {e.kimg:.1f} kimg &middot; {e.elapsed:.0f} s &middot; {losses}"
+        step = f"step {e.step}" + (f" of {self.max_steps}" if self.max_steps else "")
+        left = None if reason else self.time_left()
+        pace = "" if left is None else f" &middot; about {left:.0f} s left"
+        return (f"{head}: {step} &middot; {e.kimg:.1f} kimg &middot; {e.elapsed:.0f} s{pace} &middot; {losses}"
                 + ("" if reason else f" &middot; {STOP_HINT} (saves a checkpoint)"))
 
     def figure(self) -> Figure:
         fig = Figure(figsize=(9, 3.4), layout="constrained")
         ax_loss, ax_logit, ax_grid = fig.subplots(1, 3, width_ratios=[1, 1, 1.1])
+        ax_loss.set_title("losses (softplus)", fontsize=10)
+        ax_logit.set_title("D's mean logit on reals / fakes", fontsize=10)
+        for ax in (ax_loss, ax_logit):
+            ax.set_xlabel("step", fontsize=9)
         if self.events:
             steps = np.array([s for s, _ in self.events])
             for key, ax in (("G", ax_loss), ("D", ax_loss), ("D_real", ax_logit), ("D_fake", ax_logit)):
                 values = np.array([losses.get(key, np.nan) for _, losses in self.events])
                 ax.plot(steps, values, lw=1, label=key)
-            ax_loss.set_title("losses (softplus)", fontsize=8)
-            ax_logit.set_title("D's mean logit on reals / fakes", fontsize=8)
             for ax in (ax_loss, ax_logit):
-                ax.legend(fontsize=7)
-                ax.set_xlabel("step", fontsize=8)
+                ax.legend(fontsize=9)
+        else:  # before the first step: say so rather than show empty axes
+            for ax in (ax_loss, ax_logit):
+                ax.text(0.5, 0.5, "waiting for the first step", ha="center", va="center", transform=ax.transAxes)
         ax_grid.axis("off")
         if self.grid is not None:
             ax_grid.imshow(self.grid)
-            ax_grid.set_title(f"G_ema samples ({self.grid_path.stem})", fontsize=8)
+            ax_grid.set_title(f"G_ema samples ({self.grid_path.stem})", fontsize=10)
         return fig
 
 
 def live_train(trainer, period: float = 0.5) -> str:
     """``trainer.run`` with a live panel; the kernel's interrupt stops it after the current step."""
     panel = LivePanel(period).show()
-    monitor = TrainMonitor(panel)
+    monitor = TrainMonitor(panel, trainer.config.max_steps)
     reason = trainer.run(callback=monitor)
     if monitor.last is not None:
         panel.update(monitor.status(reason), monitor.figure, force=True)
