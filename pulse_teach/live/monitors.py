@@ -221,6 +221,7 @@ class TrainMonitor:
         else:  # before the first step: say so rather than show empty axes
             for ax in (ax_loss, ax_logit):
                 ax.text(0.5, 0.5, "waiting for the first step", ha="center", va="center", transform=ax.transAxes)
+                ax.set(xticks=[], yticks=[])
         ax_grid.axis("off")
         if self.grid is not None:
             ax_grid.imshow(self.grid)
