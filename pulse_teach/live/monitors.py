@@ -106,14 +106,14 @@ class PulseMonitor:
         canvas, cell = self.strip()
         ax.imshow(canvas, interpolation="nearest")
         ax.set_xticks([])
-        ax.set_yticks([cell * (r + 0.5) for r in range(3)], ["now", "shrunk", "|diff|"], fontsize=8)
+        ax.set_yticks([cell * (r + 0.5) for r in range(3)], ["now", "shrunk", "|diff|"], fontsize=10)
         labels = [f"input {e.target.shape[-1]}px"] + [
             f"seed {e.seeds[i]} " + ("\u2713" if e.accepted[i] else "\u2717") for i in range(s)]
         for col, label in enumerate(labels):  # seed labels in their curve's colour
-            ax.text(cell * (col + 0.5), -2, label, ha="center", va="bottom", fontsize=8,
+            ax.text(cell * (col + 0.5), -2, label, ha="center", va="bottom", fontsize=10,
                     color=f"C{(col - 1) % 10}" if col else "black")
         if self.truth is not None:
-            ax.text(cell * 0.5, cell * 2 + 2, "\u2191 truth\n(unseen)", ha="center", va="top", fontsize=8)
+            ax.text(cell * 0.5, cell * 2 + 2, "\u2191 truth\n(unseen)", ha="center", va="top", fontsize=10)
         for spine in ax.spines.values():
             spine.set_visible(False)
         steps = np.asarray(self.history["step"]) + 1
@@ -122,22 +122,22 @@ class PulseMonitor:
         eps = self.config.eps if self.config is not None else None
         if eps:
             ax.axhline(eps, color="black", ls="--", lw=1, label=f"eps {eps:g}")
-            ax.legend(fontsize=7, loc="upper right")
-        ax.set_title("downscaling MSE per seed", fontsize=8)
+            ax.legend(fontsize=9, loc="upper right")
+        ax.set_title("downscaling MSE per seed", fontsize=10)
         ax = fig.add_subplot(grid[1, 1])
         ax.semilogy(steps, np.stack(self.history["total"])[:, :s], lw=1)
-        ax.set_title("loss optimised (weighted sum)", fontsize=8)
+        ax.set_title("loss optimised (weighted sum)", fontsize=10)
         ax = fig.add_subplot(grid[1, 2])
         if self.config is not None:
             full = [self.config.learning_rate * lr_multiplier(self.config.lr_schedule, t, e.steps) for t in range(e.steps)]
             ax.plot(np.arange(1, e.steps + 1), full, color="0.75", lw=1)
         ax.plot(steps, self.history["lr"], color="black", lw=1.5)
-        ax.set_title(f"learning rate ({self.config.lr_schedule if self.config else 'schedule'})", fontsize=8)
+        ax.set_title(f"learning rate ({self.config.lr_schedule if self.config else 'schedule'})", fontsize=10)
         for ax in fig.axes[1:]:
-            ax.tick_params(which="both", labelsize=7)  # log axes label minor ticks too
-            ax.set_xlabel("step", fontsize=8)
+            ax.tick_params(which="both", labelsize=9)  # log axes label minor ticks too
+            ax.set_xlabel("step", fontsize=10)
         fig.suptitle("PULSE searching: one column per seed; a seed is accepted (\u2713) once its downscale "
-                     "is within eps of the input", fontsize=9)
+                     "is within eps of the input", fontsize=11)
         return fig
 
     def finish(self, result: PulseResult) -> None:
