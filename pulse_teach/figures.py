@@ -162,8 +162,8 @@ def sphere_search_figure(target: torch.Tensor, searches: dict[str, PulseResult],
         norms = latent_norms[name]
         ax_norm.plot(norms.T, "o", color=color, ms=3, label=[name] + [None] * (len(norms) - 1))
     ax_norm.axhline(radius, color="black", ls=":", lw=1, label="sqrt(d)")
-    ax_mse.set(xlabel="step", title="downscaling MSE (mean over seeds)")
-    ax_norm.set(xlabel="layer", ylim=(0, None), title="norm of each per-layer latent of the solutions")
+    ax_mse.set(xlabel="step", ylabel="MSE to the input", title="downscaling MSE (mean over seeds)")
+    ax_norm.set(xlabel="layer", ylabel="latent norm", ylim=(0, None), title="norm of each per-layer latent of the solutions")
     ax_mse.legend(fontsize=8)
     ax_norm.legend(fontsize=8)
     return fig
@@ -179,7 +179,7 @@ def interpolation_figure(ts: torch.Tensor, path_norms: dict[str, torch.Tensor], 
         ax_norm.plot(ts, path_norms[name], "o-", label=name)
         ax_avg.plot(ts, distances[name], "o-", label=name)
     ax_norm.set(xlabel="t", ylabel=r"$\|v(t)\| / \sqrt{d}$", ylim=(0, 1.1), title="norm along the path")
-    ax_avg.set(xlabel="t", title="pixel distance to the average face")
+    ax_avg.set(xlabel="t", ylabel="mean |pixel difference|", title="distance to the average face")
     ax_norm.legend()
     picture(ax_img, average, "average face (v = 0)")
     return fig
