@@ -99,39 +99,62 @@ def gallery_figure(result: PulseResult, max_per_row: int = 8) -> Figure:
     return fig
 
 
-def bias_figure(report: dict, results: dict[tuple[str, str], "PulseResult"], samples: list) -> Figure:
-    """Per sample: the input and the true face (left), then one row of solutions per model.
+def _tone_strip(images: torch.Tensor, tones: list, columns: int, swatch: int = 18) -> torch.Tensor:
+    """(N, 3, R, R) faces side by side, each over a swatch of its skin tone's colour (none for a None
+    tone): (3, R + swatch + 4, W)."""
+    from .faces import skin_color
 
-    Accepted solutions at full strength, rejected ones faded; each row is titled with its count of
-    accepted solutions and the share the probe reads as dark. Returns a matplotlib Figure (no pyplot).
+    r = images.shape[-1] if len(images) else 64
+    cells = torch.ones(columns, 3, r + swatch, r)  # empty cells stay white
+    for i, (image, tone) in enumerate(zip(images[:columns], tones)):
+        cells[i, :, :r] = image.detach().float().clamp(0, 1).cpu()
+        if tone is not None:
+            cells[i, :, r + 2:] = torch.tensor(skin_color(tone), dtype=torch.float32)[:, None, None] / 255
+    return make_grid(cells, ncol=columns, pad=2)
+
+
+def bias_figure(report: dict, results: dict[tuple[str, str], "PulseResult"], samples: list,
+                max_faces: int = 6) -> Figure:
+    """One row per sample: its low-res input and true face, then each model's accepted solutions (up to
+    ``max_faces``), each over a swatch of the skin tone the probe reads on it, with that tone's value.
+
+    The titles give, per model, the accepted count and the share read as dark over *all* accepted
+    solutions. ``report`` is ``recovery.bias_experiment``'s, with its per-solution ``skin_tones``.
+    Returns a matplotlib Figure (no pyplot).
     """
-    names = list(report["models"])
-    n_seeds = len(report["seeds"])
-    columns = max(n_seeds, 10)  # room for the row titles however few seeds; empty cells stay white
-    rows = len(samples) * len(names)
-    fig = Figure(figsize=(0.62 * (columns + 1) + 0.3, 0.8 * rows + 0.5), layout="constrained")
-    grid = fig.add_gridspec(rows, 2, width_ratios=[1, columns])
+    from .faces import SKIN_THRESHOLD
+
+    names, side = list(report["models"]), report["side"]
+    columns = max(min(max_faces, len(report["seeds"])), 6)  # room for the titles however few seeds
+    cell = 0.6  # inches per face
+    fig = Figure(figsize=(cell * (2 + columns * len(names)) + 0.3 * len(names), 1.15 * len(samples) + 0.6),
+                 layout="constrained")
+    grid = fig.add_gridspec(len(samples), 1 + len(names), width_ratios=[2] + [columns] * len(names))
     for k, sample in enumerate(samples):
+        truth_tone = float(sample.attributes["skin_tone"])
+        pair = torch.stack([enlarge(sample.low_res[side], sample.truth.shape[-1]), sample.truth])  # (2, 3, R, R)
+        ax = fig.add_subplot(grid[k, 0])
+        ax.imshow(to_display(_tone_strip(pair, [None, truth_tone], 2)), interpolation="nearest")
+        ax.set_title(f"{sample.name}: input, truth", fontsize=8, loc="left")
+        ax.text(0.75, 0.02, f"{truth_tone:.2f}", transform=ax.transAxes, ha="center", va="bottom", fontsize=7,
+                color="white" if truth_tone >= SKIN_THRESHOLD else "black")
+        ax.axis("off")
         for m, name in enumerate(names):
-            row = k * len(names) + m
             result, stats = results[name, sample.name], report["models"][name]["per_sample"][sample.name]
-            left = fig.add_subplot(grid[row, 0])
-            first = enlarge(sample.low_res[report["side"]], sample.truth.shape[-1]) if m == 0 else sample.truth
-            left.imshow(to_display(first), interpolation="nearest")
-            left.set_title(f"{sample.name} input" if m == 0 else "truth (unseen)", fontsize=7)
-            images = result.images.detach().clamp(0, 1).cpu()  # (S, 3, R, R)
-            faded = torch.where(result.accepted.cpu()[:, None, None, None], images, 0.25 * images + 0.75)
-            ax = fig.add_subplot(grid[row, 1])
-            ax.imshow(to_display(make_grid(faded, ncol=columns)))
-            dark, tone = stats["share_dark"], stats["mean_skin_tone"]
-            reading = "" if dark != dark else f", {dark:.0%} read as dark, mean skin tone {tone:.2f}"
-            ax.set_title(f"{name}: {stats['accepted']}/{stats['seeds']} accepted{reading} "
-                         f"(truth {stats['truth_skin_tone']:.2f})", fontsize=8, loc="left")
-            for a in (left, ax):
-                a.axis("off")
-    fig.suptitle(f"The same dark-skinned {report['side']}x{report['side']} inputs through each generator "
-                 f"({report['steps']} steps, {n_seeds} seeds)\nfaded: rejected seeds; skin tone 0 = lightest, "
-                 "1 = darkest, 0.5 and above read as dark", fontsize=9)
+            tones = stats["skin_tones"]
+            ax = fig.add_subplot(grid[k, 1 + m])
+            ax.imshow(to_display(_tone_strip(result.accepted_images, tones, columns)))
+            for j, tone in enumerate(tones[:columns]):
+                ax.text((j + 0.5) / columns, 0.02, f"{tone:.2f}", transform=ax.transAxes, ha="center", va="bottom",
+                        fontsize=7, color="white" if tone >= SKIN_THRESHOLD else "black")
+            dark = stats["share_dark"]
+            reading = "" if dark != dark else f", {dark:.0%} read dark, mean tone {stats['mean_skin_tone']:.2f}"
+            ax.set_title(f"{name}: {stats['accepted']}/{stats['seeds']} accepted{reading}", fontsize=8, loc="left")
+            ax.axis("off")
+    fig.suptitle(f"The same dark-skinned {side}x{side} inputs through each generator ({report['steps']} steps, "
+                 f"{len(report['seeds'])} seeds; up to {columns} accepted solutions shown)\nunder each face: the skin "
+                 f"tone the probe reads (0 = lightest, 1 = darkest; {SKIN_THRESHOLD:g} and above read as dark)",
+                 fontsize=9)
     return fig
 
 

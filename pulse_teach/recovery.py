@@ -224,8 +224,9 @@ def bias_experiment(models: dict[str, torch.nn.Module], samples: list, seeds: Se
     ``config`` supplies the other PULSE settings (default: PulseConfig's). ``results`` maps
     (model, sample) to runs already made with the same settings and seeds (reused, not searched
     again) and receives the new ones; ``callback(model, sample, result)`` is called after each pair, for progress.
-    Per model and sample: accepted count, share of accepted solutions read as dark, their mean skin
-    tone (0 = lightest, 1 = darkest); per model the same over all accepted solutions.
+    Per model and sample: accepted count, the skin tone the probe reads on each accepted solution
+    (``skin_tones``, 0 = lightest, 1 = darkest), the share read as dark and their mean; per model the
+    same counts over all accepted solutions.
 
     Raises ValueError without at least one model and one sample.
     """
@@ -249,6 +250,7 @@ def bias_experiment(models: dict[str, torch.nn.Module], samples: list, seeds: Se
             predicted = probe.predict(accepted) if len(accepted) else []
             per_sample[sample.name] = {"accepted": len(accepted), "seeds": len(seeds),
                                        "truth_skin_tone": float(sample.attributes["skin_tone"]),
+                                       "skin_tones": [round(float(p["skin_tone"]), 3) for p in predicted],
                                        **skin_reading(predicted)}
             predicted_all += predicted
             accepted_all += len(accepted)

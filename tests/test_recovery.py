@@ -80,8 +80,11 @@ def test_bias_experiment_reads_every_accepted_solution_and_reuses_runs():
         assert row["share_dark"] in (0.0, 0.5, 1.0) and 0.0 <= row["mean_skin_tone"] <= 1.0
         assert row["truth_skin_tone"] == samples[0].attributes["skin_tone"] >= 0.5
         assert results[name, "face4"].images.shape == (2, 3, 64, 64)
-    fig = bias_figure(report, results, samples)  # input and truth, then a row of solutions per model
-    assert len(fig.axes) == 4 and fig.axes[1].get_title(loc="left").startswith("faces64: 2/2 accepted")
+        assert len(row["skin_tones"]) == 2 and row["mean_skin_tone"] == pytest.approx(sum(row["skin_tones"]) / 2, abs=1e-3)
+    fig = bias_figure(report, results, samples)  # input and truth, then each model's solutions over their tones
+    assert len(fig.axes) == 3 and fig.axes[1].get_title(loc="left").startswith("faces64: 2/2 accepted")
+    tones = report["models"]["faces64-skewed"]["per_sample"]["face4"]["skin_tones"]
+    assert [t.get_text() for t in fig.axes[2].texts] == [f"{t:.2f}" for t in tones]  # one reading per face
     first = dict(results)
     again = bias_experiment(models, samples, 2, 2, load_probe(), config=config, results=results)
     assert again["models"] == report["models"] and all(results[k] is first[k] for k in first)  # reused
