@@ -231,22 +231,34 @@ def agreement_figure(summary: dict, title: str) -> Figure:
     return fig
 
 
-def readings_figure(images: torch.Tensor, readings: list[dict], attributes: list[str], title: str) -> Figure:
-    """Lesson 05: (N, 3, H, W) images, the first the truth, and under each its ``attributes`` as
-    ``readings[i]`` gives them (red where they differ from the truth's, ``readings[0]``)."""
+def readings_figure(images: torch.Tensor, readings: list[dict], attributes: list[str], title: str,
+                    confidences: list[dict] | None = None, unsure: float = 0.6) -> Figure:
+    """Lesson 05: (N, 3, H, W) images, the first the truth, over a table of their ``attributes`` as
+    ``readings[i]`` gives them: red where a reading differs from the truth's (``readings[0]``). With
+    ``confidences`` (one dict per solution, ``AttributeProbe.confidence``) each reading shows the probe's
+    probability, and readings below ``unsure`` are grey: the probe is guessing."""
     columns = max(len(images), 6)
-    fig = Figure(figsize=(1.3 * columns, 3.4), layout="constrained")
-    axes = fig.subplots(2, columns, squeeze=False, height_ratios=[1, 1])
-    for ax in axes.flat:
-        ax.axis("off")
+    fig = Figure(figsize=(1.1 * (columns + 1), 1.25 + 0.22 * len(attributes) + 0.4), layout="constrained")
+    grid = fig.add_gridspec(2, columns + 1, height_ratios=[1.25, 0.22 * len(attributes)])
+    table = fig.add_subplot(grid[1, :])
+    table.axis("off")
+    table.set(xlim=(0, columns + 1), ylim=(len(attributes), 0))
+    for k, attribute in enumerate(attributes):
+        table.text(0.95, k + 0.5, attribute, ha="right", va="center", fontsize=8, color="0.3")
     for i, (image, reading) in enumerate(zip(images, readings)):
-        axes[0, i].imshow(to_display(image))
-        axes[0, i].set_title("truth (unseen)" if i == 0 else f"solution {i}", fontsize=8)
+        ax = fig.add_subplot(grid[0, i + 1])
+        ax.imshow(to_display(image))
+        ax.set_title("truth (unseen)" if i == 0 else f"solution {i}", fontsize=8)
+        ax.axis("off")
         for k, attribute in enumerate(attributes):
-            same = reading[attribute] == readings[0][attribute]
-            axes[1, i].text(0.5, 1 - k / len(attributes), f"{attribute}: {reading[attribute]}", ha="center", va="top",
-                            fontsize=6.5, color="black" if i == 0 or same else "tab:red", transform=axes[1, i].transAxes)
-    fig.suptitle(title, fontsize=9)
+            p = confidences[i - 1].get(attribute) if confidences and i > 0 else None
+            text = f"{reading[attribute]}" + ("" if p is None else f" {p:.0%}")
+            color = "black" if i == 0 or reading[attribute] == readings[0][attribute] else "tab:red"
+            guess = p is not None and p < unsure
+            table.text(i + 1.5, k + 0.5, text, ha="center", va="center", fontsize=8,
+                       color="0.6" if guess else color, style="italic" if guess else "normal")
+    note = f"; grey: the probe is unsure (below {unsure:.0%}), a guess rather than a reading" if confidences else ""
+    fig.suptitle(title + note, fontsize=9)
     return fig
 
 

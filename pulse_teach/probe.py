@@ -103,6 +103,14 @@ class AttributeProbe(nn.Module):
         """N attribute dicts in the schema of ``faces.sample_attributes`` (category names, numbers)."""
         return self.read(self.embed(images, batch))
 
+    @torch.no_grad()
+    def confidence(self, images: torch.Tensor, batch: int = 256) -> list[dict[str, float]]:
+        """N dicts: per categorical attribute, the probe's probability (softmax) of the category ``predict``
+        reads. Low values mean the probe is guessing, e.g. for a detail a blurry face does not show."""
+        out = self.heads_out(self.embed(images, batch).to(next(self.parameters()).device))
+        columns = {a.name: out[a.name].softmax(1).amax(1).tolist() for a in faces.ATTRIBUTES if a.kind == "categorical"}
+        return [{name: column[j] for name, column in columns.items()} for j in range(len(images))]
+
 
 def degrade(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Random blur, contrast change and noise on (N, 3, R, R) images in [0, 1]: GAN-like imperfections."""

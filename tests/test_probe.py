@@ -33,6 +33,20 @@ def test_outputs_follow_the_schema():
                 assert a.values_or_range[0] <= d[a.name] <= a.values_or_range[1]
 
 
+def test_confidence_is_the_probability_of_the_category_read():
+    probe = load_probe()
+    attribute_dicts, images = eval_set(8)
+    readings, confidence = probe.predict(images), probe.confidence(images)
+    categorical = {a.name for a in faces.ATTRIBUTES if a.kind == "categorical"}
+    for reading, conf in zip(readings, confidence):
+        assert set(conf) == categorical
+        assert all(1 / len(faces.ATTRIBUTE_BY_NAME[n].values_or_range) <= p <= 1 for n, p in conf.items())
+    logits = probe(images)["glasses"]  # eval mode: the same numbers
+    assert confidence[0]["glasses"] == pytest.approx(logits.softmax(1)[0].max().item(), abs=1e-5)
+    noise = probe.confidence(torch.full((1, 3, 64, 64), 0.5))[0]  # a grey square: the probe is less sure
+    assert sum(noise.values()) < sum(confidence[0].values())
+
+
 def test_bad_images_are_refused():
     with pytest.raises(ValueError, match=r"\(N, 3, 64, 64\)"):
         AttributeProbe()(torch.rand(2, 3, 32, 32))

@@ -161,3 +161,17 @@ def test_fine_values_read_counts_distinct_readings():
     base = faces.sample_attributes(1, 0, glasses="none", mouth="grin")[0]
     read = fine_values_read([base, dict(base, glasses="round"), dict(base, glasses="square", skin_tone=0.9)])
     assert read["glasses"] == 3 and read["mouth"] == 1 and set(read) == set(faces.FINE)
+
+
+def test_readings_figure_marks_wrong_readings_red_and_guesses_grey():
+    from pulse_teach.figures import readings_figure
+
+    truth = {"glasses": "round", "mouth": "smile"}
+    readings = [truth, {"glasses": "round", "mouth": "grin"}, {"glasses": "none", "mouth": "smile"}]
+    confidences = [{"glasses": 0.9, "mouth": 0.95}, {"glasses": 0.4, "mouth": 0.99}]
+    fig = readings_figure(torch.rand(3, 3, 64, 64), readings, ["glasses", "mouth"], "t", confidences)
+    texts = {t.get_text(): t for t in fig.axes[0].texts}  # the table under the faces
+    assert texts["grin 95%"].get_color() == "tab:red" and texts["round 90%"].get_color() == "black"
+    assert texts["none 40%"].get_color() == "0.6" and texts["none 40%"].get_style() == "italic"
+    assert "grey: the probe is unsure" in fig._suptitle.get_text()
+
