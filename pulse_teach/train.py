@@ -426,15 +426,18 @@ class Trainer:
 
     @classmethod
     def _parent_checkpoint(cls, config: TrainConfig) -> dict:
-        """The checkpoint a fine-tune starts from; its models and optimiser settings must match ours."""
+        """The checkpoint a fine-tune starts from: its generator must match ours; with another discriminator
+        config, D and its optimiser start afresh (a GAN phase after regression may bring a stronger D)."""
         parent = cls._read_checkpoint(Path(config.init_from))
         if parent is None:
             raise ValueError(f"init_from={config.init_from!r} holds no checkpoint.pt to start from")
-        saved = parent["config"]
-        changed = [name for name in ("generator", "discriminator", "noise_max_res")
-                   if json.loads(json.dumps(saved[name])) != json.loads(json.dumps(getattr(config, name)))]
+        same = {name: json.loads(json.dumps(parent["config"][name])) == json.loads(json.dumps(getattr(config, name)))
+                for name in ("generator", "noise_max_res", "discriminator")}
+        changed = [name for name in ("generator", "noise_max_res") if not same[name]]
         if changed:
             raise ValueError(f"init_from={config.init_from!r} has other {', '.join(changed)} than this run")
+        if not same["discriminator"]:
+            parent = {**parent, "D": None, "opt_d": None, "probe_head": None}
         return parent
 
     def _load_state(self, checkpoint: dict) -> None:

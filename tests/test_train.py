@@ -175,6 +175,10 @@ def test_cli_trains_exports_and_resumes(tmp_path, capsys):
     assert main(["train", "--out", str(out), "--kimg", "0.064", "--export", str(tmp_path / "g.pt")]) == 0
     assert load_generator(tmp_path / "g.pt").meta["steps"] == 2  # resumed with the run's skin tones
     assert load_generator(tmp_path / "g.pt").meta["skin_tone"] == {"light": 0.9, "dark": 0.1}
+    child = tmp_path / "child"  # a fine-tune with a wider D: that D starts afresh, G carries on
+    assert main(["train", "--out", str(child), "--init-from", str(out), "--kimg", "0.096", "--d-channels", "2048"]) == 0
+    assert Trainer.saved_config(child).discriminator["channel_base"] == 2048
+    assert load_generator(child / "generator.pt").meta["steps"] == 3
 
 
 def test_augment_shifts_and_cuts_alike_and_passes_gradients():
@@ -266,6 +270,12 @@ def test_regression_only_trains_no_discriminator_and_a_fine_tune_takes_its_own_b
     assert [g["betas"] for g in gan.opt_g.param_groups + gan.opt_d.param_groups] == [(0.0, 0.99)] * 2
     gan.run()
     assert gan.step == 6
+    wide = dict(channel_base=256, channel_max=64)  # the GAN phase may bring a stronger, fresh D
+    assert wide != tiny_config().discriminator
+    strong = Trainer(tiny_config(generator=config.generator, discriminator=wide, init_from=str(tmp_path / "paired"),
+                                 max_steps=6), tmp_path / "strong")
+    assert torch.equal(strong.G.mapping.fc0.weight, trainer.G.mapping.fc0.weight) and strong.step == 4
+    assert not strong.opt_d.state_dict()["state"] and strong.run() == "max_steps"
     with pytest.raises(ValueError, match="nothing to learn"):
         Trainer(tiny_config(adversarial=0.0), tmp_path / "nothing")
 

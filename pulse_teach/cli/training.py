@@ -63,6 +63,8 @@ def run_train(args: argparse.Namespace) -> int:
     ) if value is not None}
     if args.mapping_lr is not None:
         overrides["generator"] = dict((base or TrainConfig()).generator, mapping_lr_multiplier=args.mapping_lr)
+    if args.d_channels is not None:  # a fine-tune with another D starts that D afresh
+        overrides["discriminator"] = dict((base or TrainConfig()).discriminator, channel_base=args.d_channels)
     try:
         trainer = Trainer(dataclasses.replace(base or TrainConfig(), device=args.device, **overrides), out)
     except ValueError as error:  # e.g. other settings than the run being resumed
@@ -166,6 +168,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                        "(default: none)")
     train.add_argument("--probe-d", type=float, help="weight of a D head on the frozen attribute probe's "
                        "features (projected-GAN idea; default: 0, off)")
+    train.add_argument("--d-channels", type=int, help="D's channel_base: channels at resolution r are "
+                       "min(base / r, 128); a fine-tune that changes it starts a fresh D (default: "
+                       f"{TrainConfig().discriminator['channel_base']})")
     train.add_argument("--r1-gamma", type=float, help=f"weight of the R1 penalty on D (default: {TrainConfig.r1_gamma:g})")
     train.add_argument("--blur-kimg", type=float, help="thousand images over which D's blur fades to none "
                        f"(default: {TrainConfig.blur_fade_kimg:g})")
