@@ -339,10 +339,11 @@ def draw(lab: Gan2D, fig: Figure | None = None, arrows: bool = True, title: str 
         if cfg.loss != "least_squares":
             ax_loss.axhline(2 * math.log(2), color="grey", ls=":", lw=1, label="D loss when D(x) = 1/2 everywhere")
         ax_loss.set_xlabel("round")
-        ax_loss.legend(fontsize=7, loc="upper right")
+        ax_loss.legend(fontsize=7, loc="best")
     else:
         ax_loss.text(0.5, 0.5, "no rounds yet\n(step_d / step_g by hand are not logged;\nstep() and run() log one row "
                      "per round)", ha="center", va="center", transform=ax_loss.transAxes)
+        ax_loss.set(xticks=[], yticks=[])  # no numbers on an empty plot
     ax_loss.set_title("losses (training batches)", fontsize=9)
     ax_plane.set_title(title or f"{cfg.data}: D steps {lab.steps_d}, G steps {lab.steps_g}", fontsize=9)
     return fig
