@@ -261,6 +261,41 @@ def bias_experiment(models: dict[str, torch.nn.Module], samples: list, seeds: Se
     return out
 
 
+def model_card_draft(name: str, meta: dict, prior: dict, bias: dict) -> str:
+    """A model card for generator ``name`` as Markdown, with this run's measurements filled in and the
+    judgements left to the student ("_(your words)_"). Lesson 05's exercise; the sections follow Mitchell
+    et al. 2019, "Model Cards for Model Reporting".
+
+    meta: the generator's ``meta`` (skin_tone, kimg, wall_time_s); prior: ``skin_reading`` of its random
+    samples; bias: ``bias_experiment``'s report, which must include ``name``. Raises KeyError otherwise.
+    """
+    row = bias["models"][name]
+    tones = meta.get("skin_tone")
+    tones = ", ".join(f"{share:.0%} {group}" for group, share in tones.items()) if isinstance(tones, dict) else tones
+    inputs = len(bias["samples"])
+    lines = [f"# Model card: `{name}` (draft)", "",
+             "**Model.** A 64x64 StyleGAN2 generator of cartoon faces, trained by pulse_teach on a CPU "
+             f"({meta.get('kimg', float('nan')):.0f} thousand images, {meta.get('wall_time_s', 0) / 60:.0f} minutes).", "",
+             f"**Training data.** Rendered cartoon faces; skin tones: {tones}.", "",
+             "**Intended use.** _(your words: who should use it, for what)_", "",
+             "**Out of scope.** _(your words; think of identifying people, \"enhancing\" photos of real people, "
+             "evidence)_", "",
+             "## Measured (this notebook, probe readings; 0 = lightest tone, 1 = darkest)", "",
+             f"- With no input: {prior['share_dark']:.0%} of its random faces read as dark skin "
+             f"(mean tone {prior['mean_skin_tone']:.2f}).",
+             f"- PULSE on {inputs} dark-skinned {bias['side']}x{bias['side']} input{'s' if inputs > 1 else ''}, "
+             f"{len(bias['seeds'])} seeds, {bias['steps']} steps: {row['accepted']}/{row['seeds']} accepted, "
+             f"{row['share_dark']:.0%} of them read as dark (mean tone {row['mean_skin_tone']:.2f}).", ""]
+    lines += ["| input | true tone | accepted | read as dark | mean tone |", "|---|---|---|---|---|"]
+    for sample, r in row["per_sample"].items():
+        share = "-" if r["share_dark"] != r["share_dark"] else f"{r['share_dark']:.0%}"
+        tone = "-" if r["mean_skin_tone"] != r["mean_skin_tone"] else f"{r['mean_skin_tone']:.2f}"
+        lines.append(f"| {sample} | {r['truth_skin_tone']:.2f} | {r['accepted']}/{r['seeds']} | {share} | {tone} |")
+    lines += ["", "**Limitations and biases.** _(your words, from the numbers above)_", "",
+              "**Recommendations.** _(your words: what should a user do or never do?)_"]
+    return "\n".join(lines)
+
+
 def agreement_summary(reports: list[dict], truths: list[dict]) -> dict[str, dict]:
     """Per attribute over several inputs: mean agreement of the solutions with the truth, and chance for those inputs.
 

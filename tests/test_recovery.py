@@ -175,3 +175,22 @@ def test_readings_figure_marks_wrong_readings_red_and_guesses_grey():
     assert texts["none 40%"].get_color() == "0.6" and texts["none 40%"].get_style() == "italic"
     assert "grey: the probe is unsure" in fig._suptitle.get_text()
 
+
+def test_model_card_draft_fills_in_the_measurements_and_leaves_the_judgements():
+    from pulse_teach.recovery import model_card_draft
+
+    per_sample = {"face4": {"accepted": 15, "seeds": 16, "truth_skin_tone": 0.75, "share_dark": 0.4, "mean_skin_tone": 0.47},
+                  "face6": {"accepted": 0, "seeds": 16, "truth_skin_tone": 0.55, "share_dark": float("nan"),
+                            "mean_skin_tone": float("nan")}}
+    bias = {"side": 8, "steps": 100, "seeds": list(range(16)), "samples": ["face4", "face6"],
+            "models": {"faces64-skewed": {"per_sample": per_sample, "accepted": 15, "seeds": 32, "share_dark": 0.4,
+                                          "mean_skin_tone": 0.47}}}
+    meta = {"skin_tone": {"light": 0.9, "dark": 0.1}, "kimg": 66.0, "wall_time_s": 2246.0}
+    card = model_card_draft("faces64-skewed", meta, {"share_dark": 0.08, "mean_skin_tone": 0.31}, bias)
+    assert card.startswith("# Model card: `faces64-skewed`") and "37 minutes" in card and "90% light, 10% dark" in card
+    assert "8% of its random faces read as dark" in card and "15/32 accepted, 40% of them read as dark" in card
+    assert "| face4 | 0.75 | 15/16 | 40% | 0.47 |" in card and "| face6 | 0.55 | 0/16 | - | - |" in card
+    assert card.count("_(your words") == 4  # intended use, out of scope, limitations, recommendations
+    with pytest.raises(KeyError):
+        model_card_draft("faces64", meta, {"share_dark": 0.5, "mean_skin_tone": 0.5}, bias)
+
