@@ -208,6 +208,30 @@ def interpolation_figure(ts: torch.Tensor, path_norms: dict[str, torch.Tensor], 
     return fig
 
 
+def eps_figure(rows: list[dict], ntire_db: float = 45.0) -> Figure:
+    """Lesson 02: ``recovery.eps_sweep`` rows as three panels against eps (log axis): seeds accepted and
+    the median step they got there, the low-res PSNR of accepted solutions (with NTIRE 2021's bar), and
+    how different the accepted solutions are (mean pairwise RMS)."""
+    eps = [r["eps"] for r in rows]
+    fig = Figure(figsize=(10, 2.9), layout="constrained")
+    ax_acc, ax_psnr, ax_div = fig.subplots(1, 3)
+    ax_acc.plot(eps, [r["accepted"] / r["seeds"] for r in rows], "o-", label="share accepted")
+    ax_acc.set(ylim=(0, 1.05), ylabel="share of seeds accepted", title="acceptance")
+    steps = ax_acc.twinx()
+    steps.plot(eps, [r["median_step"] for r in rows], "s--", color="tab:orange", label="median step to eps")
+    steps.set_ylabel("median step to eps", color="tab:orange")
+    ax_psnr.plot(eps, [r["psnr_db"] for r in rows], "o-")
+    ax_psnr.axhline(ntire_db, color="black", ls=":", lw=1, label=f"NTIRE 2021 bar ({ntire_db:g} dB)")
+    ax_psnr.set(ylabel="low-res PSNR of accepted (dB)", title="consistency with the input")
+    ax_psnr.legend(fontsize=8)
+    ax_div.plot(eps, [r["diversity"] for r in rows], "o-", color="tab:green")
+    ax_div.set(ylabel="mean pairwise RMS", title="how different the answers are")
+    for ax in (ax_acc, ax_psnr, ax_div):
+        ax.set_xscale("log")
+        ax.set_xlabel("eps (MSE tolerance)")
+    return fig
+
+
 def agreement_figure(summary: dict, title: str) -> Figure:
     """Lesson 05: per attribute (``summary[name]`` with "agreement", "chance", "coarse"), how often the
     solutions match the truth (bars; blue coarse, orange fine) against chance (black ticks)."""

@@ -194,3 +194,23 @@ def test_model_card_draft_fills_in_the_measurements_and_leaves_the_judgements():
     with pytest.raises(KeyError):
         model_card_draft("faces64", meta, {"share_dark": 0.5, "mean_skin_tone": 0.5}, bias)
 
+
+
+def test_eps_sweep_trades_consistency_for_acceptance():
+    from pulse_teach.figures import eps_figure
+    from pulse_teach.recovery import eps_sweep
+
+    config = PulseConfig(num_seeds=3, steps=15, gaussian_fit_samples=2000)
+    seen = []
+    rows = eps_sweep(load_generator("faces64"), load_sample("face0").low_res[8], (1e-3, 5e-2), config,
+                     callback=lambda eps, result: seen.append((eps, result.config.eps)))
+    assert seen == [(1e-3, 1e-3), (5e-2, 5e-2)]
+    loose, tight = rows[1], rows[0]
+    assert loose["accepted"] == 3 and loose["accepted"] >= tight["accepted"]
+    for row in rows:  # accepted means MSE <= eps, i.e. PSNR >= -10 log10(eps)
+        if row["accepted"]:
+            assert row["psnr_db"] >= -10 * math.log10(row["eps"]) and 1 <= row["median_step"] <= 15
+    assert loose["median_step"] <= 15 and loose["diversity"] > 0
+    assert len(eps_figure(rows).axes) == 4  # three panels and the step axis
+    with pytest.raises(ValueError, match="all > 0"):
+        eps_sweep(load_generator("faces64"), load_sample("face0").low_res[8], (0.0,))
