@@ -10,6 +10,8 @@ attributes are known, so three questions get numbers:
   (``chance_agreement`` gives the score of such a guess);
 - bias: ``bias_experiment`` runs the same inputs through several generators and reads the skin
   tone of every accepted solution (lesson 05 and benchmarks/bias.py share it and its settings);
+- identification: does the answer pick the person out of a line-up of look-alikes, and at which
+  factor does that stop (``identification``); ``eps_sweep`` measures what the tolerance trades;
 - the posterior: in this world the faces an 8x8 input allows are known exactly (its coarse attributes
   fixed, the fine ones drawn from the prior), so ``posterior_figures`` compares the solutions with
   renders of them: as diverse? as sharp? each close to some valid face?
@@ -27,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from . import faces, seed_plan
+from .downscale import bicubic_downsample
 from .images import from_uint8
 from .probe import AttributeProbe
 from .pulse import PulseConfig, PulseResult, upsample
@@ -259,6 +262,41 @@ def bias_experiment(models: dict[str, torch.nn.Module], samples: list, seeds: Se
         out["models"][model_name] = {"per_sample": per_sample, "accepted": accepted_all,
                                      "seeds": len(seeds) * len(samples), **skin_reading(predicted_all)}
     return out
+
+
+def identification(generator: torch.nn.Module, samples: list, factors: Sequence[int], candidates: int = 10,
+                   config: PulseConfig | None = None, callback: Callable[[str, int, PulseResult], None] | None = None
+                   ) -> list[dict]:
+    """Can PULSE's answer pick the person out of a line-up? For each factor and sample, the truth is
+    shrunk by that factor with PULSE's downscaler and searched; each accepted solution then "identifies"
+    the nearest (RMS) of ``candidates`` faces: the truth and ``candidates - 1`` look-alikes that share
+    all its coarse attributes (``posterior_renders``). Per factor: the share of accepted solutions that
+    pick the truth, against chance 1 / candidates. samples: ``samples.Sample`` objects with 64x64 truths.
+    Raises ValueError for fewer than 2 candidates or a factor that does not divide the side.
+    """
+    if candidates < 2:
+        raise ValueError(f"a line-up needs at least 2 candidates, got {candidates}")
+    side = samples[0].truth.shape[-1] if samples else 0
+    if any(f < 1 or side % f for f in factors):
+        raise ValueError(f"factors must divide the faces' side {side}, got {list(factors)}")
+    config = config or PulseConfig()
+    lineups = [torch.cat([s.truth[None].cpu(), posterior_renders(s.attributes, candidates - 1, posterior_seed(100 + k))])
+               for k, s in enumerate(samples)]  # each (candidates, 3, R, R), the truth first
+    rows = []
+    for factor in factors:
+        hits = accepted = 0
+        for sample, lineup in zip(samples, lineups):
+            low_res = bicubic_downsample(sample.truth[None].float(), factor)[0]  # (3, R/f, R/f)
+            result = upsample(generator, low_res, config)
+            found = result.accepted_images  # (A, 3, R, R)
+            if len(found):
+                hits += int((rms_distances(found, lineup).argmin(1) == 0).sum())  # nearest is the truth
+                accepted += len(found)
+            if callback:
+                callback(sample.name, factor, result)
+        rows.append({"factor": factor, "input_side": side // factor, "accepted": accepted, "identified": hits,
+                     "rate": hits / accepted if accepted else float("nan"), "chance": 1 / candidates})
+    return rows
 
 
 def eps_sweep(generator: torch.nn.Module, low_res: torch.Tensor, eps_values: Sequence[float],

@@ -214,3 +214,19 @@ def test_eps_sweep_trades_consistency_for_acceptance():
     assert len(eps_figure(rows).axes) == 4  # three panels and the step axis
     with pytest.raises(ValueError, match="all > 0"):
         eps_sweep(load_generator("faces64"), load_sample("face0").low_res[8], (0.0,))
+
+
+def test_identification_counts_solutions_nearest_to_the_truth_in_a_lineup():
+    from pulse_teach.recovery import identification
+
+    config = PulseConfig(num_seeds=2, steps=2, eps=1.0, gaussian_fit_samples=2000)  # eps 1: every seed accepted
+    calls = []
+    rows = identification(load_generator("faces64"), [load_sample("face0")], (16, 8), 3, config,
+                          callback=lambda name, factor, result: calls.append((name, factor, result.target.shape[-1])))
+    assert calls == [("face0", 16, 4), ("face0", 8, 8)]  # the truth shrunk by each factor, then searched
+    assert [(r["factor"], r["input_side"], r["accepted"], r["chance"]) for r in rows] == [(16, 4, 2, 1 / 3), (8, 8, 2, 1 / 3)]
+    assert all(0 <= r["identified"] <= r["accepted"] and r["rate"] == r["identified"] / 2 for r in rows)
+    with pytest.raises(ValueError, match="at least 2 candidates"):
+        identification(load_generator("faces64"), [load_sample("face0")], (8,), 1)
+    with pytest.raises(ValueError, match="divide the faces' side 64"):
+        identification(load_generator("faces64"), [load_sample("face0")], (5,), 3)
