@@ -14,8 +14,8 @@ face in a null-space family shrinks to the same 8x8 image. Three answers to "whi
   different starts find different blobs.
 
     lab = Gan2D(Gan2DConfig(data="ring")); lab.run(1500)
-    solutions = search_latent(lab, x0=0.0, seeds=12)          # (12, 2) points
-    inverse_figure(lab, 0.0, solutions)                       # a matplotlib Figure
+    solutions, accepted = search_latent(lab, x0=0.0, seeds=12)   # (12, 2) points, (12,) within eps
+    inverse_figure(lab, 0.0, solutions, accepted)                # a matplotlib Figure
 """
 from __future__ import annotations
 

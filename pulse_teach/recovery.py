@@ -347,8 +347,9 @@ def model_card_draft(name: str, meta: dict, prior: dict, bias: dict) -> str:
              f"- With no input: {prior['share_dark']:.0%} of its random faces read as dark skin "
              f"(mean tone {prior['mean_skin_tone']:.2f}).",
              f"- PULSE on {inputs} dark-skinned {bias['side']}x{bias['side']} input{'s' if inputs > 1 else ''}, "
-             f"{len(bias['seeds'])} seeds, {bias['steps']} steps: {row['accepted']}/{row['seeds']} accepted, "
-             f"{row['share_dark']:.0%} of them read as dark (mean tone {row['mean_skin_tone']:.2f}).", ""]
+             f"{len(bias['seeds'])} seeds, {bias['steps']} steps: {row['accepted']}/{row['seeds']} accepted"
+             + ("." if not row["accepted"] else
+                f", {row['share_dark']:.0%} of them read as dark (mean tone {row['mean_skin_tone']:.2f})."), ""]
     lines += ["| input | true tone | accepted | read as dark | mean tone |", "|---|---|---|---|---|"]
     for sample, r in row["per_sample"].items():
         share = "-" if r["share_dark"] != r["share_dark"] else f"{r['share_dark']:.0%}"

@@ -193,6 +193,10 @@ def test_model_card_draft_fills_in_the_measurements_and_leaves_the_judgements():
     assert card.count("_(your words") == 4  # intended use, out of scope, limitations, recommendations
     with pytest.raises(KeyError):
         model_card_draft("faces64", meta, {"share_dark": 0.5, "mean_skin_tone": 0.5}, bias)
+    none = {**bias["models"]["faces64-skewed"], "accepted": 0, "share_dark": float("nan"), "mean_skin_tone": float("nan")}
+    card = model_card_draft("faces64-skewed", meta, {"share_dark": 0.08, "mean_skin_tone": 0.31},
+                            {**bias, "models": {"faces64-skewed": none}})
+    assert "0/32 accepted." in card and "nan" not in card
 
 
 
