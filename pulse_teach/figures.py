@@ -375,3 +375,65 @@ def clamp_figure(l2: np.ndarray, eps: float) -> Figure:
     ax_run.set(xlabel="step", ylabel="downscaling MSE", title=f"the PULSE run of section 2 ({l2.shape[1]} seeds)")
     ax_run.legend(fontsize=8)
     return fig
+
+
+def identification_figure(rows: list[dict]) -> Figure:
+    """``recovery.identification`` per factor: the share of PULSE's accepted answers nearest to the truth
+    (with the accepted count), matching the low-res input directly, and chance, against the input's side."""
+    fig = Figure(figsize=(6.2, 3.2), layout="constrained")
+    ax = fig.subplots()
+    sides = [f"{r['input_side']}x{r['input_side']}\n(x{r['factor']})" for r in rows]
+    x = np.arange(len(rows))
+    ax.plot(x, [r["rate"] for r in rows], "o-", color="tab:purple", label="PULSE's answer is nearest to the person")
+    ax.plot(x, [r["input_rate"] for r in rows], "s--", color="tab:green", label="the input matches the person's own")
+    ax.axhline(rows[0]["chance"], color="0.5", ls=":", label=f"chance (1 in {round(1 / rows[0]['chance'])})")
+    for i, r in enumerate(rows):
+        note = "none accepted" if not r["accepted"] else f"{r['identified']}/{r['accepted']}"
+        ax.annotate(note, (i, 0 if r["rate"] != r["rate"] else r["rate"]), textcoords="offset points", xytext=(0, 7),
+                    ha="center", fontsize=8, color="tab:purple")
+    ax.set(xticks=x, xticklabels=sides, ylim=(-0.05, 1.12), xlabel="the input PULSE is given",
+           ylabel="identified (share)")
+    ax.legend(fontsize=8, loc="center right")
+    return fig
+
+
+def lineup_figure(low_res: torch.Tensor, solutions: torch.Tensor, lineup: torch.Tensor, votes: list[int]) -> Figure:
+    """Top: the input and PULSE's accepted solutions (up to 8); bottom: the line-up with the number of
+    solutions nearest to each face, the true face (``lineup[0]``) framed in green, the most voted in purple."""
+    columns = max(len(lineup), 1 + min(len(solutions), 8))
+    fig = Figure(figsize=(0.95 * columns, 2.5), layout="constrained")
+    axes = fig.subplots(2, columns)
+    for ax in axes.flat:
+        ax.axis("off")
+    side = low_res.shape[-1]
+    picture(axes[0, 0], low_res, f"input {side}x{side}")
+    for ax, image in zip(axes[0, 1:], solutions[:8]):
+        picture(ax, image.clamp(0, 1), "answer")
+    if not len(solutions):
+        axes[0, 1].text(0, 0.5, "no answer within eps", fontsize=9, va="center")
+    top = int(np.argmax(votes)) if sum(votes) else -1
+    for k, (ax, face) in enumerate(zip(axes[1], lineup)):
+        color = "tab:green" if k == 0 else "tab:purple" if k == top else "black"
+        picture(ax, face, f"{votes[k]} vote{'s' if votes[k] != 1 else ''}" + (" (truth)" if k == 0 else ""), color=color)
+        ax.axis("on")
+        for spine in ax.spines.values():
+            spine.set(color=color, linewidth=2.5 if color != "black" else 0.5)
+    return fig
+
+
+def mos_figure(table: dict[str, dict[str, float]], paper: dict[str, float] | None = None) -> Figure:
+    """Mean opinion score per method (``rating.mos_table``) with 95 % intervals, in the table's order;
+    with ``paper``, the PULSE paper's scores (Table 1) as a second bar chart beside it, on the same 1-5 scale."""
+    panels = [("your class", table)] + ([("PULSE paper, 40 raters (Table 1)", {m: {"mos": v} for m, v in paper.items()})]
+                                        if paper else [])
+    fig = Figure(figsize=(4.2 * len(panels), 3.0), layout="constrained")
+    for ax, (title, rows) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
+        names = list(rows)
+        ci = [float(np.nan_to_num(rows[n].get("ci95", 0.0))) for n in names]  # 0 where unknown (n < 2, the paper)
+        ax.barh(names, [rows[n]["mos"] - 1 for n in names], left=1, color="tab:blue",
+                xerr=ci if any(ci) else None, capsize=3)
+        for i, n in enumerate(names):
+            ax.text(rows[n]["mos"] + ci[i] + 0.08, i, f"{rows[n]['mos']:.2f}", va="center", fontsize=8)
+        ax.set(xlim=(1, 5.6), xticks=(1, 2, 3, 4, 5), title=title, xlabel="mean opinion score (1 bad ... 5 excellent)")
+        ax.invert_yaxis()
+    return fig

@@ -69,6 +69,12 @@ def from_generator(images: torch.Tensor, clamp: bool = False) -> torch.Tensor:
     return images.clamp(0, 1) if clamp else images
 
 
+def quantize(images: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] (any shape) rounded to 8 bits, as saving them as a PNG does (``to_pil``): clamped,
+    then round(x * 255) / 255."""
+    return (images.clamp(0, 1) * 255).round() / 255
+
+
 def to_display(image: torch.Tensor) -> np.ndarray:
     """A (3, H, W) tensor in [0, 1] (any device, with or without gradients) -> an (H, W, 3) float32 array
     for ``imshow``, clamped to [0, 1]. Raises ValueError for another shape."""

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from . import faces, seed_plan
 from .downscale import bicubic_downsample
-from .images import from_uint8
+from .images import from_uint8, quantize
 from .probe import AttributeProbe
 from .pulse import PulseConfig, PulseResult, upsample
 
@@ -264,38 +264,60 @@ def bias_experiment(models: dict[str, torch.nn.Module], samples: list, seeds: Se
     return out
 
 
+def lineup(sample, candidates: int = 10, kind: str = "lookalike", index: int = 0) -> torch.Tensor:
+    """(candidates, 3, R, R): the sample's truth first, then ``candidates - 1`` other faces: look-alikes that
+    share all its coarse attributes ("lookalike": ``posterior_renders``) or random faces of the world
+    ("random"), drawn with posterior seed ``posterior_seed(100 + index)``. Raises ValueError for fewer than
+    2 candidates or another kind."""
+    if candidates < 2 or kind not in ("lookalike", "random"):
+        raise ValueError(f"need candidates >= 2 and kind 'lookalike' or 'random', got {candidates} and {kind!r}")
+    seed = posterior_seed(100 + index)
+    others = (posterior_renders(sample.attributes, candidates - 1, seed) if kind == "lookalike" else
+              from_uint8(np.stack([faces.render(a) for a in faces.sample_attributes(candidates - 1, seed)])))
+    return torch.cat([sample.truth[None].cpu(), others])
+
+
+def lineup_votes(solutions: torch.Tensor, faces_: torch.Tensor) -> list[int]:
+    """For a (M, 3, R, R) line-up: how many of the (A, 3, R, R) solutions are nearest (RMS) to each face."""
+    picked = rms_distances(solutions, faces_).argmin(1) if len(solutions) else torch.zeros(0, dtype=torch.long)
+    return torch.bincount(picked, minlength=len(faces_)).tolist()
+
+
 def identification(generator: torch.nn.Module, samples: list, factors: Sequence[int], candidates: int = 10,
-                   config: PulseConfig | None = None, callback: Callable[[str, int, PulseResult], None] | None = None
-                   ) -> list[dict]:
+                   config: PulseConfig | None = None, callback: Callable[[str, int, PulseResult], None] | None = None,
+                   kind: str = "lookalike") -> list[dict]:
     """Can PULSE's answer pick the person out of a line-up? For each factor and sample, the truth is
     shrunk by that factor with PULSE's downscaler and searched; each accepted solution then "identifies"
-    the nearest (RMS) of ``candidates`` faces: the truth and ``candidates - 1`` look-alikes that share
-    all its coarse attributes (``posterior_renders``). Per factor: the share of accepted solutions that
-    pick the truth, against chance 1 / candidates. samples: ``samples.Sample`` objects with 64x64 truths.
-    Raises ValueError for fewer than 2 candidates or a factor that does not divide the side.
+    the nearest (RMS) face of the sample's ``lineup`` (truth first). Inputs are rounded to 8 bits, as a
+    PNG is. Per factor: ``rate``, the share of
+    accepted solutions that pick the truth, against ``chance`` 1 / candidates; ``votes``, per sample the
+    number of solutions that picked each candidate; and ``input_rate``, the share of samples whose input
+    is nearest to the truth's own downscale among the line-up's downscales (matching the low-res picture
+    directly, no PULSE). samples: ``samples.Sample`` objects with 64x64 truths.
+    Raises ValueError for a factor that does not divide the side, and what ``lineup`` raises.
     """
-    if candidates < 2:
-        raise ValueError(f"a line-up needs at least 2 candidates, got {candidates}")
     side = samples[0].truth.shape[-1] if samples else 0
     if any(f < 1 or side % f for f in factors):
         raise ValueError(f"factors must divide the faces' side {side}, got {list(factors)}")
     config = config or PulseConfig()
-    lineups = [torch.cat([s.truth[None].cpu(), posterior_renders(s.attributes, candidates - 1, posterior_seed(100 + k))])
-               for k, s in enumerate(samples)]  # each (candidates, 3, R, R), the truth first
+    lineups = [lineup(s, candidates, kind, k) for k, s in enumerate(samples)]  # each (candidates, 3, R, R)
     rows = []
     for factor in factors:
-        hits = accepted = 0
-        for sample, lineup in zip(samples, lineups):
-            low_res = bicubic_downsample(sample.truth[None].float(), factor)[0]  # (3, R/f, R/f)
+        hits = accepted = matched = 0
+        votes = {}
+        for sample, faces_ in zip(samples, lineups):
+            low_res = quantize(bicubic_downsample(sample.truth[None].float(), factor)[0])  # (3, R/f, R/f), 8-bit
+            small = bicubic_downsample(faces_, factor)  # (candidates, 3, R/f, R/f)
+            matched += int(rms_distances(low_res[None], small).argmin() == 0)
             result = upsample(generator, low_res, config)
             found = result.accepted_images  # (A, 3, R, R)
-            if len(found):
-                hits += int((rms_distances(found, lineup).argmin(1) == 0).sum())  # nearest is the truth
-                accepted += len(found)
+            votes[sample.name] = lineup_votes(found, faces_)
+            hits, accepted = hits + votes[sample.name][0], accepted + len(found)
             if callback:
                 callback(sample.name, factor, result)
         rows.append({"factor": factor, "input_side": side // factor, "accepted": accepted, "identified": hits,
-                     "rate": hits / accepted if accepted else float("nan"), "chance": 1 / candidates})
+                     "rate": hits / accepted if accepted else float("nan"), "chance": 1 / candidates,
+                     "input_rate": matched / len(samples), "votes": votes})
     return rows
 
 

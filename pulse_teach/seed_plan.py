@@ -9,6 +9,7 @@ nothing is evaluated on faces it was trained on. The only place these numbers ar
     "lesson samples"     [9 * 10^6, 10^7)        samples.write_samples
     "benchmark faces"    [10^7, 11 * 10^6)       samples.held_out_samples (benchmarks/pulse_faces.py)
     "posterior renders"  [11 * 10^6, 12 * 10^6)  recovery.posterior_figures (input i of a benchmark: start + 2i)
+    "upsampler training" [12 * 10^6, 13 * 10^6)  perception.train_upsampler (run seed s starts at start + s * 10^6)
 
     face_seeds("GAN training", run_seed=2, count=steps)   # range(3_000_000, 3_000_000 + steps), checked
 """
@@ -24,6 +25,7 @@ PLAN: dict[str, range] = {
     "lesson samples": range(9 * BLOCK, 10 * BLOCK),
     "benchmark faces": range(10 * BLOCK, 11 * BLOCK),
     "posterior renders": range(11 * BLOCK, 12 * BLOCK),
+    "upsampler training": range(12 * BLOCK, 13 * BLOCK),
 }
 PROBE_EVALUATION = PLAN["probe evaluation"].start
 QUALITY_REFERENCE = PLAN["quality reference"].start

@@ -230,7 +230,33 @@ def test_identification_counts_solutions_nearest_to_the_truth_in_a_lineup():
     assert calls == [("face0", 16, 4), ("face0", 8, 8)]  # the truth shrunk by each factor, then searched
     assert [(r["factor"], r["input_side"], r["accepted"], r["chance"]) for r in rows] == [(16, 4, 2, 1 / 3), (8, 8, 2, 1 / 3)]
     assert all(0 <= r["identified"] <= r["accepted"] and r["rate"] == r["identified"] / 2 for r in rows)
-    with pytest.raises(ValueError, match="at least 2 candidates"):
+    assert all(sum(r["votes"]["face0"]) == 2 and r["votes"]["face0"][0] == r["identified"] for r in rows)
+    assert all(r["input_rate"] == 1.0 for r in rows)  # the noise-free input matches the person's own downscale
+    with pytest.raises(ValueError, match="need candidates >= 2"):
         identification(load_generator("faces64"), [load_sample("face0")], (8,), 1)
     with pytest.raises(ValueError, match="divide the faces' side 64"):
         identification(load_generator("faces64"), [load_sample("face0")], (5,), 3)
+
+
+def test_lineup_holds_the_truth_first_and_look_alikes_or_strangers():
+    from pulse_teach.figures import identification_figure, lineup_figure
+    from pulse_teach.recovery import lineup, lineup_votes
+
+    sample = load_sample("face0")
+    alike, strangers = lineup(sample, 4, "lookalike"), lineup(sample, 4, "random")
+    assert alike.shape == strangers.shape == (4, 3, 64, 64)
+    assert torch.equal(alike[0], sample.truth) and torch.equal(strangers[0], sample.truth)
+    assert not torch.equal(alike, lineup(sample, 4, "lookalike", index=1))  # each input its own line-up
+    # look-alikes share the coarse attributes, so the same background corner; strangers mostly do not
+    corner = lambda faces_: (faces_[1:, :, :4, :4] - faces_[:1, :, :4, :4]).abs().mean()  # noqa: E731
+    assert corner(alike) < 0.02 < corner(strangers)
+    assert lineup_votes(alike[[2, 2, 0]] + 0.01, alike) == [1, 0, 2, 0]
+    assert lineup_votes(torch.zeros(0, 3, 64, 64), alike) == [0, 0, 0, 0]
+    with pytest.raises(ValueError, match="kind 'lookalike' or 'random'"):
+        lineup(sample, 4, "twins")
+    rows = [{"factor": 8, "input_side": 8, "accepted": 4, "identified": 1, "rate": 0.25, "chance": 0.25, "input_rate": 1.0},
+            {"factor": 2, "input_side": 32, "accepted": 0, "identified": 0, "rate": float("nan"), "chance": 0.25,
+             "input_rate": 1.0}]
+    assert "none accepted" in [t.get_text() for t in identification_figure(rows).axes[0].texts]
+    fig = lineup_figure(sample.low_res[8], alike[:2], alike, [1, 0, 1, 0])
+    assert [ax.get_title() for ax in fig.axes[4:8]] == ["1 vote (truth)", "0 votes", "1 vote", "0 votes"]

@@ -9,7 +9,7 @@ from pulse_teach.seed_plan import PLAN, face_seeds
 def test_the_ranges_are_disjoint_and_in_the_documented_order():
     ranges = list(PLAN.values())
     assert all(a.stop <= b.start for a, b in zip(ranges, ranges[1:]))
-    assert [r.start for r in ranges] == [0, 10**6, 7 * 10**6, 8 * 10**6, 9 * 10**6, 10**7, 11 * 10**6]
+    assert [r.start for r in ranges] == [0, 10**6, 7 * 10**6, 8 * 10**6, 9 * 10**6, 10**7, 11 * 10**6, 12 * 10**6]
 
 
 def test_every_user_takes_its_seeds_from_the_plan():
@@ -21,6 +21,7 @@ def test_every_user_takes_its_seeds_from_the_plan():
     assert recovery.posterior_seed(3) == PLAN["posterior renders"].start + 6  # bank and fresh renders: two each
     assert face_seeds("GAN training", 0, 5) == range(10**6, 10**6 + 5)  # where the trainer starts
     assert face_seeds("GAN training", 5, 10, offset=7).start == 6 * 10**6 + 7  # a resumed run goes on
+    assert face_seeds("upsampler training", 0, 3) == range(12 * 10**6, 12 * 10**6 + 3)  # perception.train_upsampler
 
 
 @pytest.mark.parametrize("use, run_seed, count", [("GAN training", 6, 1), ("probe training", 1, 1),

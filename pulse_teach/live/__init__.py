@@ -15,7 +15,8 @@ headless nbval:
 
 Modules: ``panel`` (show_figure, LivePanel), ``monitors`` (PulseMonitor, live_upsample, TrainMonitor,
 live_train), ``controls`` (config_widgets, control_panel, the PULSE presets, uploads), ``playground``
-(the 2-D GAN playground), ``context`` (Run callbacks and Stop).
+(the 2-D GAN playground), ``rating`` (lesson 06's blind rating and "which is real?" screens), ``context``
+(Run callbacks and Stop).
 
     result = live_upsample(load_generator("faces64"), load_sample("face0").low_res[8], PulseConfig())
     control_panel(PulseConfig(), run, fields=PULSE_FIELDS, ranges=PULSE_RANGES, options=PULSE_OPTIONS)
@@ -37,9 +38,10 @@ from .controls import (
 from .monitors import PulseMonitor, TrainMonitor, live_train, live_upsample
 from .panel import LivePanel, figure_png, png_width, show_figure, show_gallery, show_images
 from .playground import Gan2DPlayground, gan2d_playground, gan2d_status
+from .rating import MOSWidget, PollWidget
 
 __all__ = ["PULSE_FIELDS", "PULSE_OPTIONS", "PULSE_RANGES", "STOP_HINT", "ControlPanel", "Gan2DPlayground", "LivePanel",
-           "PulseMonitor", "TrainMonitor", "config_widgets", "control_panel", "figure_png",
+           "MOSWidget", "PollWidget", "PulseMonitor", "TrainMonitor", "config_widgets", "control_panel", "figure_png",
            "gan2d_playground", "gan2d_status", "in_run_callback", "live_train", "live_upsample", "model_choices",
            "png_width", "read_config", "show_figure", "show_gallery", "show_images", "stop_requested",
            "uploaded_files"]
