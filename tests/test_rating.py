@@ -102,7 +102,7 @@ def test_mos_screen_records_button_presses_and_finishes(monkeypatch):
         screen.answer(value)
     assert screen.done and finished == [screen.ratings] and all(b.disabled for b in screen.buttons)
     assert "Done: 4 answers" in screen.status.value
-    with pytest.raises(ValueError, match="all trials are rated"):
+    with pytest.raises(ValueError, match="all trials are answered"):
         screen.answer(3)
 
 

@@ -34,7 +34,10 @@ def _png(image: torch.Tensor) -> bytes:
 
 class _Screen:
     """A sequence of trials, one at a time; ``answer`` records one and moves on. ``on_done(ratings)``
-    is called once, after the last trial."""
+    is called once, after the last trial. Subclasses build ``box`` and ``buttons`` and say how a trial
+    is shown (``_show``) and how an answer becomes a ``Rating`` (``_rating``)."""
+
+    question = ""
 
     def __init__(self, trials: Sequence[Trial], rater: str, on_done: Callable[[list[Rating]], object] | None):
         if not trials:
@@ -42,6 +45,7 @@ class _Screen:
         self.trials, self.rater, self.on_done = list(trials), rater, on_done
         self.ratings: list[Rating] = []
         self.status = widgets.HTML()
+        self.buttons: list[widgets.Button] = []
 
     @property
     def done(self) -> bool:
@@ -55,27 +59,36 @@ class _Screen:
         display(self.box)
         return self
 
-    def _record(self, rating: Rating) -> None:
-        self.ratings.append(rating)
+    def answer(self, value) -> None:
+        """Answer the trial on screen (MOS: a score 1-5; poll: "left" or "right") and show the next.
+        Raises ValueError for another answer, or when every trial is answered."""
+        if self.done:
+            raise ValueError("all trials are answered")
+        self.ratings.append(self._rating(self.current, value))
         self._draw()
         if self.done and self.on_done:
             self.on_done(self.ratings)
 
-    def _progress(self, question: str) -> None:
+    def _draw(self) -> None:
+        for button in self.buttons:
+            button.disabled = self.done
         if self.done:
             self.status.value = f"<b>Done: {len(self.ratings)} answers.</b> Run the next cell."
         else:
-            self.status.value = f"{question} &nbsp; <small>({len(self.ratings) + 1} of {len(self.trials)})</small>"
+            self.status.value = (f"{html.escape(self.question)} &nbsp; "
+                                 f"<small>({len(self.ratings) + 1} of {len(self.trials)})</small>")
+            self._show(self.current)
 
 
 class MOSWidget(_Screen):
     """One face at a time, shuffled and unlabelled; buttons 1 (bad) to 5 (excellent)."""
 
+    question = "How good does this face look? Rate it as a picture of a face."
+
     def __init__(self, trials: Sequence[Trial], rater: str = "me",
                  on_done: Callable[[list[Rating]], object] | None = None):
         super().__init__(trials, rater, on_done)
         self.image = widgets.Image(format="png", width=str(PIXELS), height=str(PIXELS))
-        self.buttons = []
         for value in SCORES:
             button = widgets.Button(description=f"{value} {SCORE_NAMES[value]}", layout=widgets.Layout(width="96px"))
             button.on_click(lambda _, v=value: self.answer(v))
@@ -83,28 +96,22 @@ class MOSWidget(_Screen):
         self.box = widgets.VBox([self.status, self.image, widgets.HBox(self.buttons)])
         self._draw()
 
-    def answer(self, value: int) -> None:
-        """Score the face on screen (1-5). Raises ValueError for another value or when all are rated."""
-        if self.done:
-            raise ValueError("all trials are rated")
-        self._record(score(self.current, self.rater, value))
+    def _rating(self, trial: Trial, value) -> Rating:
+        return score(trial, self.rater, value)
 
-    def _draw(self) -> None:
-        self._progress("How good does this face look? Rate it as a picture of a face.")
-        for button in self.buttons:
-            button.disabled = self.done
-        if not self.done:
-            self.image.value = _png(self.current.image)
+    def _show(self, trial: Trial) -> None:
+        self.image.value = _png(trial.image)
 
 
 class PollWidget(_Screen):
     """Two faces side by side: one rendered by the world, one made by a method. "Which one is real?" """
 
+    question = "Which one is real? One was drawn by the face world, the other made by a method."
+
     def __init__(self, trials: Sequence[Trial], rater: str = "me",
                  on_done: Callable[[list[Rating]], object] | None = None):
         super().__init__(trials, rater, on_done)
         self.images = [widgets.Image(format="png", width=str(PIXELS), height=str(PIXELS)) for _ in range(2)]
-        self.buttons = []
         for side in ("left", "right"):
             button = widgets.Button(description=f"the {side} one is real", layout=widgets.Layout(width=f"{PIXELS}px"))
             button.on_click(lambda _, s=side: self.answer(s))
@@ -113,15 +120,8 @@ class PollWidget(_Screen):
         self.box = widgets.VBox([self.status, widgets.HBox(columns)])
         self._draw()
 
-    def answer(self, side: str) -> None:
-        """Say which side is real ("left" or "right"). Raises ValueError for another side or when all are answered."""
-        if self.done:
-            raise ValueError("all trials are answered")
-        self._record(pick(self.current, self.rater, side))
+    def _rating(self, trial: Trial, value) -> Rating:
+        return pick(trial, self.rater, value)
 
-    def _draw(self) -> None:
-        self._progress(html.escape("Which one is real? One was drawn by the face world, the other made by a method."))
-        for button in self.buttons:
-            button.disabled = self.done
-        if not self.done:
-            self.images[0].value, self.images[1].value = _png(self.current.image), _png(self.current.other)
+    def _show(self, trial: Trial) -> None:
+        self.images[0].value, self.images[1].value = _png(trial.image), _png(trial.other)
