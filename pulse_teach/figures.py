@@ -388,10 +388,12 @@ def identification_figure(rows: list[dict]) -> Figure:
     ax.plot(x, [r["input_rate"] for r in rows], "s--", color="tab:green", label="the input matches the person's own")
     ax.axhline(rows[0]["chance"], color="0.5", ls=":", label=f"chance (1 in {round(1 / rows[0]['chance'])})")
     for i, r in enumerate(rows):
-        note = "none accepted" if not r["accepted"] else f"{r['identified']}/{r['accepted']}"
-        ax.annotate(note, (i, 0 if r["rate"] != r["rate"] else r["rate"]), textcoords="offset points", xytext=(0, 7),
-                    ha="center", fontsize=8, color="tab:purple")
-    ax.set(xticks=x, xticklabels=sides, ylim=(-0.05, 1.12), xlabel="the input PULSE is given",
+        if r["accepted"]:
+            ax.annotate(f"{r['identified']}/{r['accepted']}", (i, r["rate"]), textcoords="offset points", xytext=(0, 7),
+                        ha="center", fontsize=8, color="tab:purple")
+        else:  # no point to draw: say so in the middle of the column, away from the lines
+            ax.text(i, 0.5, "no answer\naccepted", ha="center", va="center", fontsize=8, color="tab:purple", style="italic")
+    ax.set(xticks=x, xticklabels=sides, xlim=(-0.5, len(rows) - 0.5), ylim=(-0.05, 1.12), xlabel="the input PULSE is given",
            ylabel="identified (share)")
     ax.legend(fontsize=8, loc="center right")
     return fig
@@ -421,19 +423,19 @@ def lineup_figure(low_res: torch.Tensor, solutions: torch.Tensor, lineup: torch.
     return fig
 
 
-def mos_figure(table: dict[str, dict[str, float]], paper: dict[str, float] | None = None) -> Figure:
+def mos_figure(table: dict[str, dict[str, float]], paper: dict[str, float] | None = None,
+               title: str = "your class") -> Figure:
     """Mean opinion score per method (``rating.mos_table``) with 95 % intervals, in the table's order;
     with ``paper``, the PULSE paper's scores (Table 1) as a second bar chart beside it, on the same 1-5 scale."""
-    panels = [("your class", table)] + ([("PULSE paper, 40 raters (Table 1)", {m: {"mos": v} for m, v in paper.items()})]
-                                        if paper else [])
+    panels = [(title, table)] + ([("PULSE paper, 40 raters (Table 1)", {m: {"mos": v} for m, v in paper.items()})]
+                                 if paper else [])
     fig = Figure(figsize=(4.2 * len(panels), 3.0), layout="constrained")
     for ax, (title, rows) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
         names = list(rows)
         ci = [float(np.nan_to_num(rows[n].get("ci95", 0.0))) for n in names]  # 0 where unknown (n < 2, the paper)
-        ax.barh(names, [rows[n]["mos"] - 1 for n in names], left=1, color="tab:blue",
-                xerr=ci if any(ci) else None, capsize=3)
+        ax.barh(names, [rows[n]["mos"] for n in names], color="tab:blue", xerr=ci if any(ci) else None, capsize=3)
         for i, n in enumerate(names):
             ax.text(rows[n]["mos"] + ci[i] + 0.08, i, f"{rows[n]['mos']:.2f}", va="center", fontsize=8)
-        ax.set(xlim=(1, 5.6), xticks=(1, 2, 3, 4, 5), title=title, xlabel="mean opinion score (1 bad ... 5 excellent)")
+        ax.set(xlim=(0, 5.6), xticks=(1, 2, 3, 4, 5), title=title, xlabel="mean opinion score (1 bad ... 5 excellent)")
         ax.invert_yaxis()
     return fig

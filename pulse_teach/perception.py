@@ -40,13 +40,25 @@ if TYPE_CHECKING:
 SIZE = 64  # side of the faces, pixels
 
 
+def _check_batch(name: str, images, shape: tuple | None = None) -> None:
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3 or not images.is_floating_point() \
+            or (shape is not None and tuple(images.shape[1:]) != shape):
+        got = f"{images.dtype} {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
+        want = f"(N, {', '.join(map(str, shape))})" if shape else "(N, 3, h, w)"
+        raise ValueError(f"{name} must be a {want} float tensor in [0, 1], got {got}")
+
+
 def nearest_up(low_res: torch.Tensor, size: int = SIZE) -> torch.Tensor:
-    """(N, 3, h, w) -> (N, 3, size, size): each input pixel copied into a block (the blocky baseline)."""
+    """(N, 3, h, w) -> (N, 3, size, size): each input pixel copied into a block (the blocky baseline).
+    Raises ValueError for another shape (one picture needs ``[None]``)."""
+    _check_batch("low_res", low_res)
     return F.interpolate(low_res, size=(size, size), mode="nearest")
 
 
 def bicubic_up(low_res: torch.Tensor, size: int = SIZE) -> torch.Tensor:
-    """(N, 3, h, w) -> (N, 3, size, size): bicubic interpolation (a = -0.75, torch's), clamped to [0, 1]."""
+    """(N, 3, h, w) -> (N, 3, size, size): bicubic interpolation (a = -0.75, torch's), clamped to [0, 1].
+    Raises ValueError for another shape (one picture needs ``[None]``)."""
+    _check_batch("low_res", low_res)
     return F.interpolate(low_res, size=(size, size), mode="bicubic", align_corners=False).clamp(0, 1)
 
 
@@ -81,10 +93,16 @@ class UpsamplerConfig:
     seed: int = 0  # run seed: weights and the faces it trains on (seed_plan "upsampler training")
 
     def __post_init__(self):
+        for name in ("factor", "steps", "batch", "channels", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
         if self.factor < 2 or SIZE % self.factor:
             raise ValueError(f"factor must divide {SIZE} and be >= 2, got {self.factor}")
-        if self.steps < 1 or self.batch < 1:
-            raise ValueError(f"steps and batch must be >= 1, got {self.steps} and {self.batch}")
+        if min(self.steps, self.batch, self.channels) < 1:
+            raise ValueError(f"steps, batch and channels must be >= 1, got {self.steps}, {self.batch}, {self.channels}")
+        if not (isinstance(self.learning_rate, (int, float)) and math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be a number > 0, got {self.learning_rate!r}")
 
 
 def training_pairs(batch: int, face_seed: int, factor: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -142,7 +160,10 @@ def training_figure(history: dict[str, list[float]], title: str = "") -> "Figure
 def posterior_mean(truth_attributes: dict, n: int, seed: int) -> torch.Tensor:
     """(3, 64, 64): the mean of ``n`` renders of the faces the truth's 8x8 input allows (coarse attributes
     kept, fine ones drawn afresh, face-world seed ``seed``): the minimum-MSE estimate of this world, up to
-    a sampling error ~ 1/sqrt(n). Use a seed other than ``plane_points``' bank (``posterior_seed(index)``)."""
+    a sampling error ~ 1/sqrt(n). Use a seed other than ``plane_points``' bank (``posterior_seed(index)``).
+    Raises ValueError for n < 1."""
+    if n < 1:
+        raise ValueError(f"the mean needs n >= 1 renders, got {n}")
     return posterior_renders(truth_attributes, n, seed).mean(0)
 
 
@@ -155,16 +176,25 @@ def plane_points(estimates: dict[str, torch.Tensor], truth: torch.Tensor, truth_
     ``recovery.posterior_seed(index)``. Per method: ``mse`` (mean over its M estimates, to the truth),
     ``realism_gap`` (mean over M of the RMS distance to the nearest bank render, / the fresh renders'
     mean; means, not medians: a fresh render can coincide with a bank render, the fine attributes being
-    few), ``count`` (M). Raises ValueError for an empty or misshapen estimate.
+    few), ``count`` (M). Raises ValueError for a truth that is not one (3, 64, 64) image, attributes
+    without the coarse ones, bank < 2, or an estimate that is empty or not (M, 3, 64, 64) floats.
     """
+    if not isinstance(truth, torch.Tensor) or tuple(truth.shape) != (3, SIZE, SIZE) or not truth.is_floating_point():
+        got = f"{truth.dtype} {tuple(truth.shape)}" if isinstance(truth, torch.Tensor) else type(truth).__name__
+        raise ValueError(f"truth must be one (3, {SIZE}, {SIZE}) float image in [0, 1], got {got}")
+    missing = [name for name in faces.COARSE if name not in truth_attributes]
+    if missing or bank < 2:
+        raise ValueError(f"need the truth's coarse attributes and bank >= 2, got no {missing} and bank {bank}")
+    for name, images in estimates.items():
+        _check_batch(f"estimates[{name!r}]", images, (3, SIZE, SIZE))
+        if not len(images):
+            raise ValueError(f"estimates[{name!r}] is empty")
     seed = posterior_seed(index)
     reference = posterior_renders(truth_attributes, bank, seed)  # (P, 3, 64, 64)
     fresh = posterior_renders(truth_attributes, 32, seed + 1)  # (32, 3, 64, 64)
     unit = float(rms_distances(fresh, reference).min(1).values.mean())
     out = {}
     for name, images in estimates.items():
-        if images.ndim != 4 or images.shape[1:] != truth.shape or not len(images):
-            raise ValueError(f"estimates[{name!r}] must be (M, 3, 64, 64) with M >= 1, got {tuple(images.shape)}")
         images = images.detach().float().cpu().clamp(0, 1)
         out[name] = {"mse": float((images - truth).square().mean()), "count": len(images),
                      "realism_gap": float(rms_distances(images, reference).min(1).values.mean()) / unit}
@@ -185,8 +215,12 @@ MARKERS = {"nearest": "s", "bicubic": "D", "MSE network": "^", "posterior mean":
 def plane_figure(panels: dict[str, dict[str, dict[str, float]]]) -> "Figure":
     """One panel per title (e.g. "x8: 8x8 inputs") of ``plane_points``/``average_points`` results: distortion
     (MSE to the truth) against the realism gap, one marker per method, legend on the right; dotted lines
-    at the posterior mean's MSE, at twice it (Blau & Michaeli's bound for a perfect sampler), and at gap 1."""
+    at the posterior mean's MSE, at twice it (Blau & Michaeli's bound for a perfect sampler), and at gap 1.
+    Raises ValueError for no panels."""
     from matplotlib.figure import Figure
+
+    if not panels:
+        raise ValueError("no panels to draw")
 
     fig = Figure(figsize=(4.2 * len(panels) + 1.8, 3.8), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
@@ -199,9 +233,11 @@ def plane_figure(panels: dict[str, dict[str, dict[str, float]]]) -> "Figure":
             for x, label in ((mmse, "least MSE"), (2 * mmse, "2x least")):
                 ax.axvline(x, color="0.6", ls=":", lw=1)
                 ax.annotate(label, (x, 1), xycoords=("data", "axes fraction"), xytext=(3, -4),
-                            textcoords="offset points", fontsize=8, color="0.4", rotation=90, va="top")
+                            textcoords="offset points", fontsize=9, color="0.35", rotation=90, va="top")
         ax.axhline(1, color="0.6", ls=":", lw=1)
-        ax.set(xlabel="distortion: MSE to the true face", title=title, xlim=(0, None), ylim=(0, None))
+        ax.margins(0.08)  # no marker on the frame: the truth sits at MSE 0
+        ax.set(xlabel="distortion: MSE to the true face", title=title)
+        ax.set_ylim(bottom=0)
     axes[0].set_ylabel("realism gap: distance to the nearest\nvalid face / a real face's (1 = real)")
     axes[-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=9, frameon=False)
     return fig
@@ -209,8 +245,12 @@ def plane_figure(panels: dict[str, dict[str, dict[str, float]]]) -> "Figure":
 
 def methods_figure(rows: list[dict[str, torch.Tensor]], row_names: list[str]) -> "Figure":
     """A grid of faces: one row per input (``row_names``), one column per method (the keys of each row,
-    the first image of each (M, 3, 64, 64) estimate), titled with the method."""
+    the first image of each (M, 3, 64, 64) estimate), titled with the method. Raises ValueError for no rows
+    or a name count that differs from the row count."""
     from matplotlib.figure import Figure
+
+    if not rows or len(rows) != len(row_names):
+        raise ValueError(f"need one name per row and at least one row, got {len(rows)} rows and {len(row_names)} names")
 
     from .figures import picture
 

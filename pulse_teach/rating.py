@@ -57,13 +57,21 @@ class Rating:
     answer: str  # MOS: "1".."5"; poll: "correct" or "fooled" (picked the generated face)
 
 
+def _check_pictures(name: str, images) -> None:
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3 or not images.is_floating_point():
+        got = f"{images.dtype} {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"{name} must be a (K, 3, H, W) float tensor in [0, 1], got {got}")
+
+
 def mos_trials(images: dict[str, torch.Tensor], seed: int = 0) -> list[Trial]:
     """Every picture of every method, in a random order (numpy seed ``seed``).
 
-    images: method -> (K, 3, H, W) in [0, 1], item k of every method from the same input face.
-    Raises ValueError for no methods or a method without pictures."""
-    if not images or any(len(v) == 0 for v in images.values()):
-        raise ValueError("need at least one method, each with at least one picture")
+    images: method -> (K, 3, H, W) floats in [0, 1], item k of every method from the same input face.
+    Raises ValueError for no methods, a method without pictures, or pictures of another kind."""
+    if not isinstance(images, dict) or not images or any(len(v) == 0 for v in images.values()):
+        raise ValueError("need a dict of at least one method, each with at least one picture")
+    for method, batch in images.items():
+        _check_pictures(f"images[{method!r}]", batch)
     pool = [(method, k, image) for method, batch in images.items() for k, image in enumerate(batch)]
     order = np.random.default_rng(seed).permutation(len(pool))
     return [Trial(i, *pool[j]) for i, j in enumerate(order)]
@@ -72,10 +80,14 @@ def mos_trials(images: dict[str, torch.Tensor], seed: int = 0) -> list[Trial]:
 def poll_trials(real: torch.Tensor, generated: dict[str, torch.Tensor], seed: int = 0) -> list[Trial]:
     """Pairs of (real face k, method's face k), the real one on a random side, in a random order.
 
-    real: (K, 3, H, W); generated: method -> (K, 3, H, W). Raises ValueError when the counts differ."""
-    if any(len(v) != len(real) for v in generated.values()) or not len(real):
-        raise ValueError(f"every method needs one face per real face ({len(real)}), got "
-                         f"{ {m: len(v) for m, v in generated.items()} }")
+    real: (K, 3, H, W); generated: method -> (K, 3, H, W), floats in [0, 1]. Raises ValueError for no
+    methods, pictures of another kind, or counts or sizes that differ from the real faces'."""
+    _check_pictures("real", real)
+    for method, batch in generated.items():
+        _check_pictures(f"generated[{method!r}]", batch)
+    if not generated or not len(real) or any(v.shape != real.shape for v in generated.values()):
+        raise ValueError(f"every method needs one face per real face, of the same size {tuple(real.shape)}, got "
+                         f"{ {m: tuple(v.shape) for m, v in generated.items()} }")
     rng = np.random.default_rng(seed)
     pool = [(method, k) for method in generated for k in range(len(real))]
     trials = []
@@ -117,18 +129,23 @@ def mann_whitney(ratings: Iterable[Rating], a: str, b: str) -> dict[str, float]:
 
 
 def score(trial: Trial, rater: str, value: int) -> Rating:
-    """A rater's 1-5 score of a MOS trial as a ``Rating``. Raises ValueError for a score outside 1-5."""
-    if value not in SCORES:
-        raise ValueError(f"a score must be one of {SCORES}, got {value!r}")
-    return Rating("mos", rater, trial.index, trial.method, trial.item, str(value))
+    """A rater's 1-5 score of a MOS trial as a ``Rating``. Raises ValueError for a score that is not an
+    integer from 1 to 5, or a trial that is a pair (a poll trial)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value not in SCORES:
+        raise ValueError(f"a score must be one of the integers {SCORES}, got {value!r}")
+    if trial.real_side:
+        raise ValueError("score rates one picture (a MOS trial); for a pair (a poll trial) use pick")
+    return Rating("mos", rater, trial.index, trial.method, trial.item, str(int(value)))
 
 
 def pick(trial: Trial, rater: str, side: str) -> Rating:
     """A rater's answer to "which one is real?" ("left" or "right") as a ``Rating`` whose answer is
     "correct" or "fooled" (picked the generated face), so that a CSV needs no answer key.
     Raises ValueError for another side or a trial that is not a pair."""
-    if side not in ("left", "right") or not trial.real_side:
-        raise ValueError(f"side must be 'left' or 'right' for a poll trial, got {side!r}")
+    if not trial.real_side:
+        raise ValueError("pick answers a pair (a poll trial); for one picture (a MOS trial) use score")
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right', got {side!r}")
     return Rating("poll", rater, trial.index, trial.method, trial.item, "correct" if side == trial.real_side else "fooled")
 
 
@@ -148,9 +165,9 @@ def fool_rate(ratings: Iterable[Rating]) -> dict[str, dict[str, float]]:
 
 
 def write_ratings(path: str | os.PathLike, ratings: Iterable[Rating]) -> Path:
-    """Write ratings as a CSV with the header ``FIELDS``; returns the path."""
+    """Write ratings as a UTF-8 CSV with the header ``FIELDS``; returns the path."""
     path = Path(path)
-    with path.open("w", newline="") as f:
+    with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(FIELDS)
         writer.writerows(dataclasses.astuple(r) for r in ratings)
@@ -158,15 +175,22 @@ def write_ratings(path: str | os.PathLike, ratings: Iterable[Rating]) -> Path:
 
 
 def read_ratings(path: str | os.PathLike) -> list[Rating]:
-    """Ratings from a CSV written by ``write_ratings``. Raises ValueError (naming the file and line) for a
-    file without the expected header or with a bad row."""
-    with Path(path).open(newline="") as f:
-        rows = list(csv.reader(f))
-    if not rows or tuple(rows[0]) != FIELDS:
-        raise ValueError(f"{path}: not a ratings file (expected the header {','.join(FIELDS)})")
+    """Ratings from a CSV written by ``write_ratings`` (a spreadsheet's byte-order mark and blank lines are
+    fine). Raises ValueError naming the file (and the line) for a file that is not UTF-8 text, has not the
+    expected header, or has a bad row; FileNotFoundError for a missing file."""
+    try:
+        with Path(path).open(newline="", encoding="utf-8-sig") as f:
+            rows = [row for row in csv.reader(f) if any(cell.strip() for cell in row)]
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text; save the ratings file as CSV UTF-8") from None
+    header = tuple(cell.strip() for cell in rows[0]) if rows else ()
+    if header != FIELDS:
+        hint = " (it is separated by ';': save it as comma-separated CSV)" if rows and ";" in rows[0][0] else ""
+        raise ValueError(f"{path}: not a ratings file (expected the header {','.join(FIELDS)}){hint}")
     out = []
     for line, row in enumerate(rows[1:], start=2):
-        if len(row) != len(FIELDS) or row[0] not in ("mos", "poll") or not row[2].isdigit() or not row[4].isdigit():
+        row = [cell.strip() for cell in row]
+        if len(row) != len(FIELDS) or row[0] not in ("mos", "poll") or not (row[2].isdecimal() and row[4].isdecimal()):
             raise ValueError(f"{path}, line {line}: bad row {row}")
         allowed = [str(s) for s in SCORES] if row[0] == "mos" else ["correct", "fooled"]
         if row[5] not in allowed:
@@ -176,17 +200,24 @@ def read_ratings(path: str | os.PathLike) -> list[Rating]:
 
 
 def merge_ratings(paths: Iterable[str | os.PathLike]) -> list[Rating]:
-    """Pool the CSVs of a class into one list. Raters are told apart by name; two files with the same
-    rater name keep both, suffixed "#2", "#3" ... Raises ValueError for no files or a bad file."""
+    """Pool the CSVs of a class (a list of paths) into one list. Raters are told apart by name; a name
+    already taken by an earlier file gets the first free suffix "#2", "#3" ... Raises ValueError for a
+    single path instead of a list, no files, or a bad file (``read_ratings``)."""
+    if isinstance(paths, (str, os.PathLike)):
+        raise ValueError(f"merge_ratings takes a list of paths, got the single path {paths!r}: pass [{str(paths)!r}]")
     paths = list(paths)
     if not paths:
         raise ValueError("no ratings files to merge")
-    pooled, seen = [], {}
+    pooled, taken = [], set()
     for path in paths:
         rows = read_ratings(path)
         renamed = {}
         for name in dict.fromkeys(r.rater for r in rows):
-            seen[name] = seen.get(name, 0) + 1
-            renamed[name] = name if seen[name] == 1 else f"{name}#{seen[name]}"
+            new, k = name, 1
+            while new in taken:
+                k += 1
+                new = f"{name}#{k}"
+            renamed[name] = new
+            taken.add(new)
         pooled += [dataclasses.replace(r, rater=renamed[r.rater]) for r in rows]
     return pooled

@@ -74,7 +74,8 @@ def attribute_agreement(predicted: list[dict], truth_attributes: dict) -> dict[s
 
 def recovery_report(result: PulseResult, truth: torch.Tensor, truth_attributes: dict | None = None,
                     probe: AttributeProbe | None = None) -> dict:
-    """Acceptance, diversity of the accepted solutions, and (with a probe) attribute agreement with the truth."""
+    """Acceptance, diversity of the accepted solutions, the truth's attributes when given, and (with a probe)
+    the solutions' attributes as read and their agreement with the truth."""
     accepted = result.accepted_images  # (A, 3, R, R)
     report = {"accepted": int(result.accepted.sum()), "seeds": len(result.seeds),
               "diversity": diversity(accepted, truth.cpu())}
@@ -85,6 +86,8 @@ def recovery_report(result: PulseResult, truth: torch.Tensor, truth_attributes: 
         report["fine_agreement"] = float(np.mean([report["agreement"][n] for n in faces.FINE]))
         report["fine_values_read"] = fine_values_read(predicted)
         report["predicted"] = predicted
+    if truth_attributes is not None:
+        report["truth_attributes"] = truth_attributes  # what the probe's readings are compared with
     return report
 
 
@@ -269,8 +272,10 @@ def lineup(sample, candidates: int = 10, kind: str = "lookalike", index: int = 0
     share all its coarse attributes ("lookalike": ``posterior_renders``) or random faces of the world
     ("random"), drawn with posterior seed ``posterior_seed(100 + index)``. Raises ValueError for fewer than
     2 candidates or another kind."""
-    if candidates < 2 or kind not in ("lookalike", "random"):
-        raise ValueError(f"need candidates >= 2 and kind 'lookalike' or 'random', got {candidates} and {kind!r}")
+    if not isinstance(candidates, int) or candidates < 2 or kind not in ("lookalike", "random"):
+        raise ValueError(f"need an integer candidates >= 2 and kind 'lookalike' or 'random', got {candidates!r} and {kind!r}")
+    if not hasattr(sample, "attributes") or not hasattr(sample, "truth"):
+        raise ValueError(f"sample must be a samples.Sample (load_sample or held_out_samples), got {type(sample).__name__}")
     seed = posterior_seed(100 + index)
     others = (posterior_renders(sample.attributes, candidates - 1, seed) if kind == "lookalike" else
               from_uint8(np.stack([faces.render(a) for a in faces.sample_attributes(candidates - 1, seed)])))
@@ -278,7 +283,11 @@ def lineup(sample, candidates: int = 10, kind: str = "lookalike", index: int = 0
 
 
 def lineup_votes(solutions: torch.Tensor, faces_: torch.Tensor) -> list[int]:
-    """For a (M, 3, R, R) line-up: how many of the (A, 3, R, R) solutions are nearest (RMS) to each face."""
+    """For a (M, 3, R, R) line-up: how many of the (A, 3, R, R) solutions are nearest (RMS) to each face.
+    Raises ValueError for an empty line-up or images of another shape than the line-up's."""
+    if not len(faces_) or (len(solutions) and solutions.shape[1:] != faces_.shape[1:]):
+        raise ValueError(f"need a line-up of at least one face and solutions of its shape {tuple(faces_.shape[1:])}, "
+                         f"got {tuple(faces_.shape)} and {tuple(solutions.shape)}")
     picked = rms_distances(solutions, faces_).argmin(1) if len(solutions) else torch.zeros(0, dtype=torch.long)
     return torch.bincount(picked, minlength=len(faces_)).tolist()
 

@@ -16,7 +16,7 @@ from pulse_teach.cli.options import preset_factor, pulse_config
 from pulse_teach.downloads import record_path
 from pulse_teach.models import KNOWN_MODELS, model_path
 from pulse_teach.pulse import PulseConfig
-from pulse_teach.samples import SAMPLES_DIR
+from pulse_teach.samples import SAMPLES_DIR, load_sample
 
 REPO = Path(__file__).resolve().parents[1]
 FACE_8 = SAMPLES_DIR / "face0_8.png"
@@ -44,6 +44,7 @@ def test_demo_writes_solutions_a_contact_sheet_and_a_report(tmp_path):
     assert Image.open(out / "contact_sheet.png").size[0] > 300
     assert not list(out.glob(".*partial*"))  # atomic writes leave no temporary files
     assert report["recovery"]["seeds"] == 2 and "mean_pairwise" in report["recovery"]["diversity"]
+    assert report["recovery"]["truth_attributes"] == load_sample("face0").attributes  # next to what the probe reads
     assert Image.open(out / "truth.png").size == (64, 64) and Image.open(out / "input.png").size == (8, 8)
 
 

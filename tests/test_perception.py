@@ -35,6 +35,15 @@ def test_baselines_keep_the_input_and_upsampler_shapes():
     assert net(torch.rand(2, 3, 4, 4)).shape == (2, 3, 64, 64)
     with pytest.raises(ValueError, match="factor must divide 64"):
         UpsamplerConfig(factor=5)
+    for field, value in (("factor", 8.0), ("factor", "8"), ("steps", True)):
+        with pytest.raises(ValueError, match=f"{field} must be an integer"):
+            UpsamplerConfig(**{field: value})
+    with pytest.raises(ValueError, match="channels must be >= 1"):
+        UpsamplerConfig(channels=0)
+    with pytest.raises(ValueError, match="learning_rate must be a number > 0"):
+        UpsamplerConfig(learning_rate=float("nan"))
+    with pytest.raises(ValueError, match="low_res must be a \\(N, 3, h, w\\) float tensor"):
+        bicubic_up(torch.rand(3, 8, 8))
 
 
 def test_training_draws_its_own_faces_and_lowers_the_error():
@@ -69,6 +78,19 @@ def test_posterior_mean_is_the_least_squares_answer_and_a_posterior_sample_is_re
     fig = plane_figure({"x8": averaged, "again": averaged})
     assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == list(estimates)  # one legend, on the right
     assert [ax.get_title() for ax in fig.axes] == ["x8", "again"]
-    with pytest.raises(ValueError, match="must be \\(M, 3, 64, 64\\) with M >= 1"):
+    with pytest.raises(ValueError, match="estimates\\['empty'\\] is empty"):
         plane_points({"empty": torch.zeros(0, 3, 64, 64)}, sample.truth, sample.attributes, bank=10)
+    bad_calls = [(({"x": sample.truth[None].byte()}, sample.truth, sample.attributes), "float tensor in \\[0, 1\\], got torch.uint8"),
+                 (({"x": sample.truth[None]}, sample.truth[None], sample.attributes), "truth must be one \\(3, 64, 64\\)"),
+                 (({"x": sample.truth[None]}, sample.truth, {}), "coarse attributes"),
+                 (({"x": sample.truth[None].numpy()}, sample.truth, sample.attributes), "got ndarray")]
+    for args, message in bad_calls:
+        with pytest.raises(ValueError, match=message):
+            plane_points(*args)
+    with pytest.raises(ValueError, match="bank >= 2"):
+        plane_points({"x": sample.truth[None]}, sample.truth, sample.attributes, bank=0)
+    with pytest.raises(ValueError, match="n >= 1"):
+        posterior_mean(sample.attributes, 0, 1)
+    with pytest.raises(ValueError, match="no panels"):
+        plane_figure({})
     assert faces.COARSE  # the posterior keeps these

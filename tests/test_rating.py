@@ -113,8 +113,12 @@ def test_poll_screen_shows_both_faces_and_scores_the_answer():
     screen.buttons[0 if trials[0].real_side == "left" else 1].click()
     screen.answer("left" if trials[1].real_side == "right" else "right")
     assert [r.answer for r in screen.ratings] == ["correct", "fooled"] and screen.done
-    with pytest.raises(ValueError, match="no trials"):
+    with pytest.raises(ValueError, match="non-empty list of trials"):
         PollWidget([])
+    with pytest.raises(ValueError, match="PollWidget shows pairs"):
+        PollWidget(mos_trials({"PULSE": _images(2, 1.0)}))
+    with pytest.raises(ValueError, match="MOSWidget shows single pictures"):
+        MOSWidget(trials)
 
 
 def test_mos_figure_puts_the_class_beside_the_paper():
@@ -125,3 +129,56 @@ def test_mos_figure_puts_the_class_beside_the_paper():
     assert [ax.get_title() for ax in fig.axes] == ["your class", "PULSE paper, 40 raters (Table 1)"]
     assert [t.get_text() for t in fig.axes[1].get_yticklabels()] == list(PAPER_MOS)
     assert "3.60" in [t.get_text() for t in fig.axes[1].texts] and len(mos_figure({"PULSE": {"mos": 3.0}}).axes) == 1
+
+
+@pytest.mark.parametrize("images, message", [
+    ({"a": torch.rand(3, 8, 8)}, "images\\['a'\\] must be a \\(K, 3, H, W\\) float tensor"),  # one picture, not a batch
+    ({"a": torch.zeros(2, 3, 8, 8, dtype=torch.uint8)}, "float tensor in \\[0, 1\\], got torch.uint8"),
+    (torch.rand(2, 3, 8, 8), "need a dict"),
+    ({}, "need a dict of at least one method"),
+])
+def test_mos_trials_refuse_pictures_of_another_kind(images, message):
+    with pytest.raises(ValueError, match=message):
+        mos_trials(images)
+
+
+def test_answers_must_fit_the_trial():
+    mos, = mos_trials({"PULSE": _images(1, 0.5)})
+    pair, = poll_trials(_images(1, 0.0), {"PULSE": _images(1, 1.0)})
+    for bad in (3.0, True, "4", 0):
+        with pytest.raises(ValueError, match="integers"):
+            score(mos, "x", bad)
+    import numpy as np
+
+    assert score(mos, "x", np.int64(4)).answer == "4"
+    with pytest.raises(ValueError, match="for a pair \\(a poll trial\\) use pick"):
+        score(pair, "x", 3)
+    with pytest.raises(ValueError, match="for one picture \\(a MOS trial\\) use score"):
+        pick(mos, "x", "left")
+    with pytest.raises(ValueError, match="same size"):
+        poll_trials(_images(1, 0.0), {"PULSE": torch.zeros(1, 3, 16, 16)})
+    with pytest.raises(ValueError, match="same size"):
+        poll_trials(_images(1, 0.0), {})
+
+
+def test_class_files_as_spreadsheets_save_them(tmp_path):
+    header = "experiment,rater,trial,method,item,answer"
+    (tmp_path / "bom.csv").write_bytes(("\ufeff" + header + "\r\nmos,José,0,PULSE,0,4\r\n\r\n").encode("utf-8"))
+    assert read_ratings(tmp_path / "bom.csv") == [Rating("mos", "José", 0, "PULSE", 0, "4")]
+    (tmp_path / "latin.csv").write_bytes((header + "\nmos,José,0,PULSE,0,4\n").encode("cp1252"))
+    with pytest.raises(ValueError, match="latin.csv: not UTF-8 text"):
+        read_ratings(tmp_path / "latin.csv")
+    (tmp_path / "semi.csv").write_text(header.replace(",", ";") + "\n")
+    with pytest.raises(ValueError, match="separated by ';'"):
+        read_ratings(tmp_path / "semi.csv")
+    (tmp_path / "odd.csv").write_text(header + "\nmos,ana,²,PULSE,0,4\n")
+    with pytest.raises(ValueError, match="odd.csv, line 2: bad row"):
+        read_ratings(tmp_path / "odd.csv")
+    with pytest.raises(ValueError, match="a list of paths"):
+        merge_ratings(str(tmp_path / "bom.csv"))
+
+
+def test_merging_never_gives_two_raters_one_name(tmp_path):
+    trial, = mos_trials({"PULSE": _images(1, 0.5)})
+    files = [write_ratings(tmp_path / f"{k}.csv", [score(trial, name, 3)]) for k, name in enumerate(["ana", "ana", "ana#2"])]
+    assert [r.rater for r in merge_ratings(files)] == ["ana", "ana#2", "ana#2#2"]

@@ -232,7 +232,7 @@ def test_identification_counts_solutions_nearest_to_the_truth_in_a_lineup():
     assert all(0 <= r["identified"] <= r["accepted"] and r["rate"] == r["identified"] / 2 for r in rows)
     assert all(sum(r["votes"]["face0"]) == 2 and r["votes"]["face0"][0] == r["identified"] for r in rows)
     assert all(r["input_rate"] == 1.0 for r in rows)  # the noise-free input matches the person's own downscale
-    with pytest.raises(ValueError, match="need candidates >= 2"):
+    with pytest.raises(ValueError, match="integer candidates >= 2"):
         identification(load_generator("faces64"), [load_sample("face0")], (8,), 1)
     with pytest.raises(ValueError, match="divide the faces' side 64"):
         identification(load_generator("faces64"), [load_sample("face0")], (5,), 3)
@@ -254,9 +254,17 @@ def test_lineup_holds_the_truth_first_and_look_alikes_or_strangers():
     assert lineup_votes(torch.zeros(0, 3, 64, 64), alike) == [0, 0, 0, 0]
     with pytest.raises(ValueError, match="kind 'lookalike' or 'random'"):
         lineup(sample, 4, "twins")
+    with pytest.raises(ValueError, match="integer candidates >= 2 .* got 2.5"):
+        lineup(sample, 2.5)
+    with pytest.raises(ValueError, match="sample must be a samples.Sample"):
+        lineup("face0", 3)
+    with pytest.raises(ValueError, match="solutions of its shape"):
+        lineup_votes(torch.zeros(2, 3, 8, 8), alike)
+    with pytest.raises(ValueError, match="at least one face"):
+        lineup_votes(alike, alike[:0])
     rows = [{"factor": 8, "input_side": 8, "accepted": 4, "identified": 1, "rate": 0.25, "chance": 0.25, "input_rate": 1.0},
             {"factor": 2, "input_side": 32, "accepted": 0, "identified": 0, "rate": float("nan"), "chance": 0.25,
              "input_rate": 1.0}]
-    assert "none accepted" in [t.get_text() for t in identification_figure(rows).axes[0].texts]
+    assert "no answer\naccepted" in [t.get_text() for t in identification_figure(rows).axes[0].texts]
     fig = lineup_figure(sample.low_res[8], alike[:2], alike, [1, 0, 1, 0])
     assert [ax.get_title() for ax in fig.axes[4:8]] == ["1 vote (truth)", "0 votes", "1 vote", "0 votes"]

@@ -38,10 +38,13 @@ class _Screen:
     is shown (``_show``) and how an answer becomes a ``Rating`` (``_rating``)."""
 
     question = ""
+    pairs = False  # True: poll trials (two pictures each)
 
     def __init__(self, trials: Sequence[Trial], rater: str, on_done: Callable[[list[Rating]], object] | None):
-        if not trials:
-            raise ValueError("no trials to show")
+        if not isinstance(trials, (list, tuple)) or not trials:
+            raise ValueError(f"need a non-empty list of trials to show, got {type(trials).__name__}")
+        if any(bool(t.real_side) != self.pairs for t in trials):
+            raise ValueError(f"{type(self).__name__} shows {'pairs (poll_trials)' if self.pairs else 'single pictures (mos_trials)'}")
         self.trials, self.rater, self.on_done = list(trials), rater, on_done
         self.ratings: list[Rating] = []
         self.status = widgets.HTML()
@@ -107,6 +110,7 @@ class PollWidget(_Screen):
     """Two faces side by side: one rendered by the world, one made by a method. "Which one is real?" """
 
     question = "Which one is real? One was drawn by the face world, the other made by a method."
+    pairs = True
 
     def __init__(self, trials: Sequence[Trial], rater: str = "me",
                  on_done: Callable[[list[Rating]], object] | None = None):
