@@ -74,7 +74,7 @@ def gallery_figure(result: PulseResult, max_per_row: int = 8) -> Figure:
     """Accepted solutions over their downscales (all ~ the input), and the rejected ones apart."""
     accepted = result.accepted.nonzero().flatten().tolist()[:max_per_row]
     rejected = (~result.accepted).nonzero().flatten().tolist()[:max_per_row]
-    groups = [("accepted: different faces, one input", accepted, "tab:green"),
+    groups = [("accepted: each shrinks to the input", accepted, "tab:green"),
               ("rejected: not within eps of the input", rejected, "tab:red")]
     groups = [g for g in groups if g[1]]
     cols = 1 + max(len(g[1]) for g in groups)
@@ -311,24 +311,27 @@ def skin_readings_figure(bias: dict, prior: dict, names: list[str], true_tones: 
     """Lesson 05: per model of a ``bias_experiment`` report and per input face in ``names``, the share of
     accepted solutions read as dark (bars; dashed: the model's share with no input, ``prior``) and their
     mean skin tone next to the truth's (stars)."""
-    fig = Figure(figsize=(7, 3.0), layout="constrained")
+    fig = Figure(figsize=(8, 3.2), layout="constrained")
     ax_share, ax_tone = fig.subplots(1, 2)
     x = np.arange(len(names))
     for k, (model, colour) in enumerate(zip(bias["models"], ("tab:brown", "tab:orange"))):
         rows = bias["models"][model]["per_sample"]
         ax_share.bar(x + (k - 0.5) * 0.38, [rows[n]["share_dark"] for n in names], 0.38, color=colour, label=model)
         ax_tone.scatter(x + (k - 0.5) * 0.2, [rows[n]["mean_skin_tone"] for n in names], color=colour, label=model)
-        ax_share.axhline(prior[model]["share_dark"], color=colour, ls="--", lw=1)  # what it draws with no input
+        ax_share.axhline(prior[model]["share_dark"], color=colour, ls="--", lw=1.5, zorder=3)  # what it draws with no input
+        ax_share.annotate(f"{prior[model]['share_dark']:.0%}", (1, prior[model]["share_dark"]),
+                          xycoords=("axes fraction", "data"), xytext=(2, 0), textcoords="offset points",
+                          fontsize=7, color=colour, va="center")
     ax_share.plot([], [], color="grey", ls="--", lw=1, label="random faces, no input")
     ax_tone.scatter(x, true_tones, marker="*", s=90, color="black", label="truth")
-    ax_tone.axhline(threshold, color="grey", ls=":", lw=1)
+    ax_tone.axhline(threshold, color="grey", ls=":", lw=1, label=f"dark from {threshold:g}")
     for ax, label in ((ax_share, "accepted solutions read as dark"), (ax_tone, "mean skin tone (1 = darkest)")):
         ax.set_xticks(x, names, fontsize=8)
         ax.set_ylim(0, 1.4)
         ax.set_yticks(np.linspace(0, 1, 6))
         ax.set_ylabel(label, fontsize=8)
-        ax.legend(fontsize=6.5, loc="upper left", ncol=2)
-    fig.suptitle("The same dark-skinned 8x8 inputs, two generators", fontsize=9)
+        ax.legend(fontsize=7.5, loc="upper left", ncol=2)
+    fig.suptitle("The same dark-skinned 8x8 inputs, two generators", fontsize=10)
     return fig
 
 

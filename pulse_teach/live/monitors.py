@@ -136,7 +136,7 @@ class PulseMonitor:
         for ax in fig.axes[1:]:
             ax.tick_params(which="both", labelsize=9)  # log axes label minor ticks too
             ax.set_xlabel("step", fontsize=10)
-        fig.suptitle("PULSE searching: one column per seed; a seed is accepted (\u2713) once its downscale "
+        fig.suptitle("PULSE searching: one column per seed\na seed is accepted (\u2713) once its downscale "
                      "is within eps of the input", fontsize=11)
         return fig
 
