@@ -57,14 +57,23 @@ def pulse_figure(result, truth: torch.Tensor | None = None, title: str | None = 
     return fig
 
 
-def images_figure(images: torch.Tensor, title: str = "", ncol: int | None = None, width: float = 8.0) -> Figure:
-    """(N, 3, H, W) images in [0, 1] as one grid, ``width`` inches wide, with an optional title above."""
+def images_figure(images: torch.Tensor, title: str = "", ncol: int | None = None, width: float = 8.0,
+                  labels: list[str] | None = None) -> Figure:
+    """(N, 3, H, W) images in [0, 1] as one grid, ``width`` inches wide, with an optional title above and
+    an optional label in the corner of each image. Raises ValueError for a label count other than N."""
+    if labels is not None and len(labels) != len(images):
+        raise ValueError(f"need one label per image, got {len(labels)} labels for {len(images)} images")
     grid = make_grid(images.detach().clamp(0, 1).cpu(), ncol=ncol)  # (3, H', W')
     height = width * grid.shape[1] / grid.shape[2]
     fig = Figure(figsize=(width, height + (0.3 if title else 0)))
     ax = fig.add_axes((0, 0, 1, height / (height + (0.3 if title else 0))))
     ax.imshow(to_display(grid), interpolation="nearest")
     ax.axis("off")
+    columns, (h, w) = ncol or int(np.ceil(np.sqrt(len(images)))), images.shape[-2:]  # as make_grid lays them out
+    for i, label in enumerate(labels or []):  # make_grid's layout: 2 px of padding around every image
+        top, left = 2 + (i // columns) * (h + 2), 2 + (i % columns) * (w + 2)
+        ax.text(left + 1, top + 1, label, fontsize=8, va="top", color="white",
+                bbox={"facecolor": "black", "alpha": 0.6, "pad": 1, "linewidth": 0})
     if title:
         fig.suptitle(title, fontsize=10, y=0.995, va="top")
     return fig

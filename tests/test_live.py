@@ -282,3 +282,12 @@ def test_devices_resolve_and_unavailable_ones_are_refused(monkeypatch):
         resolve_device("cuda")
     with pytest.raises(UsageError, match="--device: unknown device 'gpu0'"):
         pick_device("gpu0")
+
+
+def test_image_grids_can_name_each_image():
+    from pulse_teach.figures import images_figure
+
+    fig = images_figure(torch.rand(5, 3, 8, 8), "five", ncol=3, labels=[f"face{i}" for i in range(5)])
+    assert [t.get_text() for t in fig.axes[0].texts] == [f"face{i}" for i in range(5)]
+    with pytest.raises(ValueError, match="one label per image"):
+        images_figure(torch.rand(2, 3, 8, 8), labels=["only one"])

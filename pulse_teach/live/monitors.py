@@ -107,6 +107,7 @@ class PulseMonitor:
         ax.imshow(canvas, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([cell * (r + 0.5) for r in range(3)], ["now", "shrunk", "|diff|"], fontsize=10)
+        ax.tick_params(axis="y", length=0)  # row names, not a scale
         labels = [f"input {e.target.shape[-1]}px"] + [
             f"seed {e.seeds[i]} " + ("\u2713" if e.accepted[i] else "\u2717") for i in range(s)]
         for col, label in enumerate(labels):  # seed labels in their curve's colour

@@ -43,9 +43,10 @@ def show_figure(fig: Figure, dpi: int = 80, as_widget: bool | None = None) -> No
             else Image(data=png, format="png"))
 
 
-def show_images(images: torch.Tensor, title: str = "", ncol: int | None = None, width: float = 8.0) -> None:
-    """Display (N, 3, H, W) images in [0, 1] as one grid, an ordinary PNG output."""
-    show_figure(images_figure(images, title, ncol, width))
+def show_images(images: torch.Tensor, title: str = "", ncol: int | None = None, width: float = 8.0,
+                labels: list[str] | None = None) -> None:
+    """Display (N, 3, H, W) images in [0, 1] as one grid, an ordinary PNG output (``images_figure``)."""
+    show_figure(images_figure(images, title, ncol, width, labels))
 
 
 def show_gallery(result: PulseResult) -> None:
