@@ -265,11 +265,13 @@ def agreement_figure(summary: dict, title: str) -> Figure:
 
 
 def readings_figure(images: torch.Tensor, readings: list[dict], attributes: list[str], title: str,
-                    confidences: list[dict] | None = None, unsure: float = 0.6) -> Figure:
+                    confidences: list[dict] | None = None, unsure: float = 0.6,
+                    names: list[str] | None = None) -> Figure:
     """Lesson 05: (N, 3, H, W) images, the first the truth, over a table of their ``attributes`` as
     ``readings[i]`` gives them: red where a reading differs from the truth's (``readings[0]``). With
     ``confidences`` (one dict per solution, ``AttributeProbe.confidence``) each reading shows the probe's
-    probability, and readings below ``unsure`` are grey: the probe is guessing."""
+    probability, and readings below ``unsure`` are grey: the probe is guessing. ``names``: a title per
+    solution (default "solution 1", ...; e.g. the seeds, as the gallery names them)."""
     columns = max(len(images), 6)
     fig = Figure(figsize=(1.1 * (columns + 1), 1.25 + 0.22 * len(attributes) + 0.4), layout="constrained")
     grid = fig.add_gridspec(2, columns + 1, height_ratios=[1.25, 0.22 * len(attributes)])
@@ -281,7 +283,7 @@ def readings_figure(images: torch.Tensor, readings: list[dict], attributes: list
     for i, (image, reading) in enumerate(zip(images, readings)):
         ax = fig.add_subplot(grid[0, i + 1])
         ax.imshow(to_display(image))
-        ax.set_title("truth (unseen)" if i == 0 else f"solution {i}", fontsize=8)
+        ax.set_title("truth (unseen)" if i == 0 else names[i - 1] if names else f"solution {i}", fontsize=8)
         ax.axis("off")
         for k, attribute in enumerate(attributes):
             p = confidences[i - 1].get(attribute) if confidences and i > 0 else None
@@ -290,7 +292,7 @@ def readings_figure(images: torch.Tensor, readings: list[dict], attributes: list
             guess = p is not None and p < unsure
             table.text(i + 1.5, k + 0.5, text, ha="center", va="center", fontsize=8,
                        color="0.6" if guess else color, style="italic" if guess else "normal")
-    note = f"; grey: the probe is unsure (below {unsure:.0%}), a guess rather than a reading" if confidences else ""
+    note = f"\ngrey: the probe is unsure (below {unsure:.0%}), a guess rather than a reading" if confidences else ""
     fig.suptitle(title + note, fontsize=9)
     return fig
 
