@@ -69,6 +69,16 @@ def from_generator(images: torch.Tensor, clamp: bool = False) -> torch.Tensor:
     return images.clamp(0, 1) if clamp else images
 
 
+def check_batch(name: str, images, shape: tuple | None = None) -> None:
+    """Raise ValueError, naming ``name``, unless ``images`` is an (N, 3, H, W) float tensor (with
+    ``shape``: (N, *shape)), the batch convention of the package (values in [0, 1])."""
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3 or not images.is_floating_point() \
+            or (shape is not None and tuple(images.shape[1:]) != tuple(shape)):
+        got = f"{images.dtype} {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
+        want = f"(N, {', '.join(map(str, shape))})" if shape else "(N, 3, H, W)"
+        raise ValueError(f"{name} must be a {want} float tensor in [0, 1], got {got}")
+
+
 def quantize(images: torch.Tensor) -> torch.Tensor:
     """Images in [0, 1] (any shape) rounded to 8 bits, as saving them as a PNG does (``to_pil``): clamped,
     then round(x * 255) / 255."""

@@ -31,7 +31,7 @@ from torch import nn
 
 from . import faces, seed_plan
 from .downscale import bicubic_downsample
-from .images import from_uint8, quantize
+from .images import check_batch, from_uint8, quantize
 from .recovery import posterior_renders, posterior_seed, rms_distances
 
 if TYPE_CHECKING:
@@ -40,25 +40,17 @@ if TYPE_CHECKING:
 SIZE = 64  # side of the faces, pixels
 
 
-def _check_batch(name: str, images, shape: tuple | None = None) -> None:
-    if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3 or not images.is_floating_point() \
-            or (shape is not None and tuple(images.shape[1:]) != shape):
-        got = f"{images.dtype} {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
-        want = f"(N, {', '.join(map(str, shape))})" if shape else "(N, 3, h, w)"
-        raise ValueError(f"{name} must be a {want} float tensor in [0, 1], got {got}")
-
-
 def nearest_up(low_res: torch.Tensor, size: int = SIZE) -> torch.Tensor:
     """(N, 3, h, w) -> (N, 3, size, size): each input pixel copied into a block (the blocky baseline).
     Raises ValueError for another shape (one picture needs ``[None]``)."""
-    _check_batch("low_res", low_res)
+    check_batch("low_res", low_res)
     return F.interpolate(low_res, size=(size, size), mode="nearest")
 
 
 def bicubic_up(low_res: torch.Tensor, size: int = SIZE) -> torch.Tensor:
     """(N, 3, h, w) -> (N, 3, size, size): bicubic interpolation (a = -0.75, torch's), clamped to [0, 1].
     Raises ValueError for another shape (one picture needs ``[None]``)."""
-    _check_batch("low_res", low_res)
+    check_batch("low_res", low_res)
     return F.interpolate(low_res, size=(size, size), mode="bicubic", align_corners=False).clamp(0, 1)
 
 
@@ -152,7 +144,7 @@ def training_figure(history: dict[str, list[float]], title: str = "") -> "Figure
     steps = range(1, len(history["mse"]) + 1)
     ax.plot(steps, history["bicubic"], lw=0.8, color="tab:orange", label="bicubic interpolation")
     ax.plot(steps, history["mse"], lw=0.8, color="tab:green", label="the network")
-    ax.set(xlabel="training step (32 new faces each)", ylabel="MSE to the true faces", yscale="log", title=title)
+    ax.set(xlabel="training step (a batch of new faces each)", ylabel="MSE to the true faces", yscale="log", title=title)
     ax.legend(fontsize=8)
     return fig
 
@@ -186,7 +178,7 @@ def plane_points(estimates: dict[str, torch.Tensor], truth: torch.Tensor, truth_
     if missing or bank < 2:
         raise ValueError(f"need the truth's coarse attributes and bank >= 2, got no {missing} and bank {bank}")
     for name, images in estimates.items():
-        _check_batch(f"estimates[{name!r}]", images, (3, SIZE, SIZE))
+        check_batch(f"estimates[{name!r}]", images, (3, SIZE, SIZE))
         if not len(images):
             raise ValueError(f"estimates[{name!r}] is empty")
     seed = posterior_seed(index)

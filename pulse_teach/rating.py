@@ -27,6 +27,8 @@ from typing import Iterable
 import numpy as np
 import torch
 
+from .images import check_batch
+
 SCORES = (1, 2, 3, 4, 5)  # the paper's scale: 1 bad, 2 poor, 3 fair, 4 good, 5 excellent
 SCORE_NAMES = {1: "bad", 2: "poor", 3: "fair", 4: "good", 5: "excellent"}
 PAPER_MOS = {"nearest": 1.01, "bicubic": 1.34, "FSRNet": 2.77, "FSRGAN": 2.92, "PULSE": 3.60, "real": 3.74}
@@ -57,12 +59,6 @@ class Rating:
     answer: str  # MOS: "1".."5"; poll: "correct" or "fooled" (picked the generated face)
 
 
-def _check_pictures(name: str, images) -> None:
-    if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3 or not images.is_floating_point():
-        got = f"{images.dtype} {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ValueError(f"{name} must be a (K, 3, H, W) float tensor in [0, 1], got {got}")
-
-
 def mos_trials(images: dict[str, torch.Tensor], seed: int = 0) -> list[Trial]:
     """Every picture of every method, in a random order (numpy seed ``seed``).
 
@@ -71,7 +67,7 @@ def mos_trials(images: dict[str, torch.Tensor], seed: int = 0) -> list[Trial]:
     if not isinstance(images, dict) or not images or any(len(v) == 0 for v in images.values()):
         raise ValueError("need a dict of at least one method, each with at least one picture")
     for method, batch in images.items():
-        _check_pictures(f"images[{method!r}]", batch)
+        check_batch(f"images[{method!r}]", batch)
     pool = [(method, k, image) for method, batch in images.items() for k, image in enumerate(batch)]
     order = np.random.default_rng(seed).permutation(len(pool))
     return [Trial(i, *pool[j]) for i, j in enumerate(order)]
@@ -82,9 +78,9 @@ def poll_trials(real: torch.Tensor, generated: dict[str, torch.Tensor], seed: in
 
     real: (K, 3, H, W); generated: method -> (K, 3, H, W), floats in [0, 1]. Raises ValueError for no
     methods, pictures of another kind, or counts or sizes that differ from the real faces'."""
-    _check_pictures("real", real)
+    check_batch("real", real)
     for method, batch in generated.items():
-        _check_pictures(f"generated[{method!r}]", batch)
+        check_batch(f"generated[{method!r}]", batch)
     if not generated or not len(real) or any(v.shape != real.shape for v in generated.values()):
         raise ValueError(f"every method needs one face per real face, of the same size {tuple(real.shape)}, got "
                          f"{ {m: tuple(v.shape) for m, v in generated.items()} }")

@@ -278,7 +278,7 @@ def lineup(sample, candidates: int = 10, kind: str = "lookalike", index: int = 0
         raise ValueError(f"sample must be a samples.Sample (load_sample or held_out_samples), got {type(sample).__name__}")
     seed = posterior_seed(100 + index)
     others = (posterior_renders(sample.attributes, candidates - 1, seed) if kind == "lookalike" else
-              from_uint8(np.stack([faces.render(a) for a in faces.sample_attributes(candidates - 1, seed)])))
+              from_uint8(faces.dataset(candidates - 1, seed)[0]))
     return torch.cat([sample.truth[None].cpu(), others])
 
 

@@ -42,7 +42,7 @@ def test_baselines_keep_the_input_and_upsampler_shapes():
         UpsamplerConfig(channels=0)
     with pytest.raises(ValueError, match="learning_rate must be a number > 0"):
         UpsamplerConfig(learning_rate=float("nan"))
-    with pytest.raises(ValueError, match="low_res must be a \\(N, 3, h, w\\) float tensor"):
+    with pytest.raises(ValueError, match="low_res must be a \\(N, 3, H, W\\) float tensor"):
         bicubic_up(torch.rand(3, 8, 8))
 
 

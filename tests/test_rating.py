@@ -132,7 +132,7 @@ def test_mos_figure_puts_the_class_beside_the_paper():
 
 
 @pytest.mark.parametrize("images, message", [
-    ({"a": torch.rand(3, 8, 8)}, "images\\['a'\\] must be a \\(K, 3, H, W\\) float tensor"),  # one picture, not a batch
+    ({"a": torch.rand(3, 8, 8)}, "images\\['a'\\] must be a \\(N, 3, H, W\\) float tensor"),  # one picture, not a batch
     ({"a": torch.zeros(2, 3, 8, 8, dtype=torch.uint8)}, "float tensor in \\[0, 1\\], got torch.uint8"),
     (torch.rand(2, 3, 8, 8), "need a dict"),
     ({}, "need a dict of at least one method"),
