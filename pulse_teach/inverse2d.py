@@ -96,11 +96,12 @@ def inverse_figure(lab: Gan2D, x0: float, solutions: torch.Tensor, accepted: tor
     ring = dict(marker="o", s=60, facecolors="none", edgecolors="tab:green", linewidths=2, zorder=5)
     ax.scatter(found[:, 0], found[:, 1], label=f"searched in G's latent: {len(found)} within eps", **ring)
     ax.scatter(stalled[:, 0], stalled[:, 1], marker="x", s=50, c="tab:red", zorder=5,
-               label=f"searched, stalled beside the line: {len(stalled)}")
+               label=f"searched, ended off the line (rejected): {len(stalled)}")
     ax_y.scatter([0.06] * len(found), found[:, 1], transform=ax_y.get_yaxis_transform(), **ring)
     ax.set(xlim=(-EXTENT, EXTENT), ylim=(-EXTENT, EXTENT), aspect="equal", xlabel="x (observed)",
            ylabel="y (lost)", title="the plane: one observation, a line of answers")
     ax_y.set(ylim=(-EXTENT, EXTENT), xlabel="density of the data on the line", ylabel="y along the line",
              title=f"along the line x = {x0:g}")
-    ax_y.legend(*ax.get_legend_handles_labels(), loc="center right", fontsize=7, framealpha=0.9)
+    ax_y.legend(*ax.get_legend_handles_labels(), loc="center right", bbox_to_anchor=(1, 0.68), fontsize=7,
+                framealpha=0.9)  # in the gap between the upper blob and the mean's line
     return fig
