@@ -30,9 +30,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import faces, seed_plan
-from .downscale import bicubic_downsample
-from .images import check_batch, from_uint8, quantize
+from .images import check_batch, from_uint8
 from .recovery import posterior_renders, posterior_seed, rms_distances
+from .samples import low_res_input
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -100,7 +100,7 @@ class UpsamplerConfig:
 def training_pairs(batch: int, face_seed: int, factor: int) -> tuple[torch.Tensor, torch.Tensor]:
     """One batch of (inputs (B, 3, 64/f, 64/f) rounded to 8 bits, truths (B, 3, 64, 64)) from ``faces.dataset``."""
     truth = from_uint8(faces.dataset(batch, face_seed)[0])  # (B, 3, 64, 64)
-    return quantize(bicubic_downsample(truth, factor)), truth
+    return low_res_input(truth, factor), truth
 
 
 def train_upsampler(config: UpsamplerConfig | None = None,

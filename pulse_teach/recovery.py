@@ -30,9 +30,10 @@ import torch.nn.functional as F
 
 from . import faces, seed_plan
 from .downscale import bicubic_downsample
-from .images import from_uint8, quantize
+from .images import from_uint8
 from .probe import AttributeProbe
 from .pulse import PulseConfig, PulseResult, upsample
+from .samples import low_res_input
 
 POSTERIOR_SEED = seed_plan.POSTERIOR_RENDERS  # posterior_figures' renders: seed (bank) and seed + 1 (fresh)
 
@@ -315,7 +316,7 @@ def identification(generator: torch.nn.Module, samples: list, factors: Sequence[
         hits = accepted = matched = 0
         votes = {}
         for sample, faces_ in zip(samples, lineups):
-            low_res = quantize(bicubic_downsample(sample.truth[None].float(), factor)[0])  # (3, R/f, R/f), 8-bit
+            low_res = low_res_input(sample.truth[None].float(), factor)[0]  # (3, R/f, R/f), 8-bit
             small = bicubic_downsample(faces_, factor)  # (candidates, 3, R/f, R/f)
             matched += int(rms_distances(low_res[None], small).argmin() == 0)
             result = upsample(generator, low_res, config)

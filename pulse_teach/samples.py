@@ -22,7 +22,7 @@ from PIL import Image
 from . import faces, seed_plan
 from .bundled import REINSTALL, data_root
 from .downscale import bicubic_downsample
-from .images import from_uint8, save_image, to_pil, to_tensor
+from .images import from_uint8, quantize, save_image, to_tensor
 
 SAMPLES_DIR = data_root() / "samples"  # data/samples in the repository, pulse_teach/data/samples installed
 SAMPLES_SEED = seed_plan.LESSON_SAMPLES  # held out: no model or probe trains or is evaluated on these
@@ -44,6 +44,12 @@ class Sample:
 # The confound of the bias lesson: a light face in shade and a dark face in the sun give nearly the same
 # 8x8 input (faces.expose). Each ambiguous pair shares every other attribute.
 AMBIGUOUS = ({"skin_tone": 0.15, "exposure": -0.6}, {"skin_tone": 0.8, "exposure": 0.8})
+
+
+def low_res_input(truth: torch.Tensor, factor: int) -> torch.Tensor:
+    """What PULSE is given for a face: (N, 3, R, R) -> (N, 3, R/f, R/f), PULSE's bicubic downscale by
+    ``factor`` rounded to 8 bits, as the lessons' PNG inputs are. Raises what ``bicubic_downsample`` raises."""
+    return quantize(bicubic_downsample(truth, factor))
 
 
 def write_samples(out_dir: str | os.PathLike = SAMPLES_DIR, per_group: int = 4, pairs: int = 2) -> list[str]:
@@ -85,8 +91,7 @@ def held_out_samples(n: int, seed: int = HELD_OUT_SEED) -> list[Sample]:
     out = []
     for i, attributes in enumerate(light + dark):
         truth = from_uint8(faces.render(attributes)[None])[0]  # (3, 64, 64)
-        low_res = {side: to_tensor(to_pil(bicubic_downsample(truth[None], 64 // side)[0]))[0]  # (3, side, side)
-                   for side in LOW_RES_SIDES}
+        low_res = {side: low_res_input(truth[None], 64 // side)[0] for side in LOW_RES_SIDES}  # (3, side, side)
         out.append(Sample(f"held{i}", attributes, truth, low_res, seed if i < len(light) else seed + 1))
     return out
 
