@@ -12,7 +12,15 @@ from .inputs import InputError, PreparedInput, prepare_input
 from .models import format_models, list_models, load_generator
 from .probe import load_probe
 from .pulse import PRESETS, PulseConfig, PulseResult, PulseStep, lr_multiplier, upsample
-from .runtime import configure_allocator, configure_threads, default_device, device_report, fast_mode, set_seed, warm_up_in_background
+from .runtime import (
+    configure_allocator,
+    configure_threads,
+    default_device,
+    device_report,
+    fast_mode,
+    set_seed,
+    warm_up_in_background,
+)
 from .samples import list_samples, load_sample
 from .sphere import geocross, project_to_sphere
 from .stylegan2 import Generator
