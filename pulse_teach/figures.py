@@ -195,9 +195,11 @@ def sphere_search_figure(target: torch.Tensor, searches: dict[str, PulseResult],
         ax_norm.plot(norms.T, "o", color=color, ms=3, label=[name] + [None] * (len(norms) - 1))
     ax_norm.axhline(radius, color="black", ls=":", lw=1, label="sqrt(d)")
     ax_mse.set(xlabel="step", ylabel="MSE to the input", title="downscaling MSE (mean over seeds)")
-    ax_norm.set(xlabel="layer", ylabel="latent norm", ylim=(0, None), title="norm of each per-layer latent of the solutions")
+    highest = max(float(n.max()) for n in latent_norms.values())
+    ax_norm.set(xlabel="layer", ylabel="latent norm", ylim=(0, 1.3 * max(highest, radius)),  # a band for the legend
+                title="norm of each per-layer latent of the solutions")
     ax_mse.legend(fontsize=8)
-    ax_norm.legend(fontsize=8)
+    ax_norm.legend(fontsize=8, loc="upper center", ncol=3)  # above every point, not over one
     return fig
 
 

@@ -7,9 +7,11 @@ import sys
 import types
 
 import ipywidgets as widgets
+import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
+from PIL import Image
 
 from pulse_teach import PulseConfig, PulseStep, live, load_generator, load_sample, upsample
 from pulse_teach.live import (
@@ -206,6 +208,22 @@ def test_train_monitor_draws_losses_and_status():
     assert monitor.time_left() == 32.0 and "about 32 s left" in panel.status_widget.value  # 16 steps x 2 s
     assert not monitor.figure().axes[0].texts
     assert "done (max_steps)" in monitor.status("max_steps") and "left" not in monitor.status("max_steps")
+
+
+def test_train_monitor_shows_a_readable_part_of_the_sample_grid(tmp_path):
+    from pulse_teach.images import make_grid, save_image
+
+    faces = torch.rand(64, 3, 32, 32)
+    path = tmp_path / "step000010.png"
+    save_image(make_grid(faces, ncol=8), path)  # as Trainer.write_samples writes it
+    monitor = TrainMonitor(LivePanel(period=0, use_widgets=True), max_steps=20)
+    monitor(TrainEvent("sample", 10, 0.3, {}, 5.0, path))
+    assert monitor.grid.shape == (2 + 4 * 34, 2 + 4 * 34, 3)  # the first 4 x 4 faces, each 32 px + border
+    np.testing.assert_array_equal(monitor.grid[2:34, 36:68], np.asarray(Image.open(path))[2:34, 36:68])  # face 1
+    assert monitor.figure().axes[2].get_title() == "16 of G_ema's 64 samples (step000010)"
+    save_image(faces[0], path)  # any other picture is shown whole
+    monitor(TrainEvent("sample", 11, 0.3, {}, 5.0, path))
+    assert monitor.grid.shape == (32, 32, 3) and monitor.grid_title == "G_ema samples (step000010)"
 
 
 def test_fast_mode_follows_the_environment(monkeypatch):

@@ -175,6 +175,7 @@ class TrainMonitor:
     def __init__(self, panel: LivePanel, max_steps: int | None = None):
         self.panel, self.max_steps = panel, max_steps
         self.events, self.grid_path, self.grid, self.last, self.first = [], None, None, None, None
+        self.grid_title = ""
 
     def __call__(self, event) -> None:
         if event.kind == "step":
@@ -182,11 +183,23 @@ class TrainMonitor:
             self.first = self.first or (event.step, event.elapsed)  # where this session's timing starts
         elif event.kind == "sample" and event.path is not None:
             with PILImage.open(event.path) as grid:  # decoded once per grid, not once per redraw
-                self.grid_path, self.grid = event.path, np.asarray(grid.convert("RGB"))
+                whole = np.asarray(grid.convert("RGB"))
+            self.grid_path, self.grid = event.path, self._top_left(whole)
+            part = "G_ema samples" if self.grid.shape == whole.shape else "16 of G_ema's 64 samples"
+            self.grid_title = f"{part} ({event.path.stem})"
         self.last = event
         if stop_requested():
             raise KeyboardInterrupt("Stop button")  # the trainer catches it and saves a checkpoint
         self.panel.update(self.status(), self.figure, force=event.kind == "sample")
+
+    @staticmethod
+    def _top_left(grid: np.ndarray, ncol: int = 8, keep: int = 4, pad: int = 2) -> np.ndarray:
+        """The first keep x keep faces of the trainer's ncol x ncol sample grid (H, W, 3): big enough to see."""
+        tile = (grid.shape[1] - pad) // ncol  # one face and its border
+        if grid.shape[1] != pad + ncol * tile:  # not a grid the trainer wrote: show it whole
+            return grid
+        side = pad + keep * tile
+        return grid[:side, :side]
 
     def time_left(self) -> float | None:
         """Seconds until max_steps at this session's pace so far; None without a budget or before 3 timed steps."""
@@ -226,7 +239,7 @@ class TrainMonitor:
         ax_grid.axis("off")
         if self.grid is not None:
             ax_grid.imshow(self.grid)
-            ax_grid.set_title(f"G_ema samples ({self.grid_path.stem})", fontsize=10)
+            ax_grid.set_title(self.grid_title, fontsize=10)
         return fig
 
 
