@@ -25,3 +25,14 @@ def test_notebook_is_stripped(path):
         assert all(o.get("execution_count") is None for o in cell.get("outputs", [])), f"{where}: output counts"
         if "NBVAL_CHECK_OUTPUT" in "".join(cell["source"]):  # nbval skips the check if nothing is stored
             assert keep and cell.get("outputs"), f"{where} is checked by nbval but stores no reference output"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_lesson_imports_pulse_teach_before_torch(path):
+    """OpenMP reads the waiting policy pulse_teach sets only when torch loads (README: CPU threads)."""
+    code = [line for cell in json.loads(path.read_text())["cells"] if cell["cell_type"] == "code"
+            for line in "".join(cell["source"]).splitlines()]
+    first = {name: next((i for i, line in enumerate(code) if line.startswith((f"import {name}", f"from {name}"))), None)
+             for name in ("torch", "pulse_teach")}
+    assert first["pulse_teach"] is not None, f"{path.name} never imports pulse_teach"
+    assert first["torch"] is None or first["pulse_teach"] < first["torch"], f"{path.name} imports torch first"
