@@ -311,18 +311,26 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, projections: int = 64) 
 
 # ---------------------------------------------------------------- one picture
 def draw(lab: Gan2D, fig: Figure | None = None, arrows: bool = True, title: str | None = None) -> Figure:
-    """Left: D's decision surface (heatmap), data (black), G's points (white) and gradient arrows. Right: curves."""
+    """Left: D's decision surface (heatmap), data (black), G's points (white) and gradient arrows. Right: curves.
+
+    A new figure (``fig`` None) for a lab with no logged rounds has the left panel only: no empty axes.
+    """
     from matplotlib.figure import Figure  # plotting only: importing the playground stays light
 
-    fig = fig or Figure(figsize=(9, 4), layout="constrained")
-    fig.clear()
-    ax_plane, ax_loss = fig.subplots(1, 2, width_ratios=[1, 1.15])
+    if fig is None and not lab.history["round"]:
+        fig = Figure(figsize=(4.8, 4), layout="constrained")
+        ax_plane, ax_loss = fig.subplots(), None
+    else:
+        fig = fig or Figure(figsize=(9, 4), layout="constrained")
+        fig.clear()
+        ax_plane, ax_loss = fig.subplots(1, 2, width_ratios=[1, 1.15])
     xs, ys, prob = lab.decision_surface()
     mesh = ax_plane.pcolormesh(xs, ys, prob, cmap="RdBu_r", vmin=0, vmax=1, shading="auto")
     fig.colorbar(mesh, ax=ax_plane, fraction=0.046, label="D: probability 'real'")
     real, fake = lab.real(400).numpy(), lab.samples(400).numpy()
     ax_plane.scatter(real[:, 0], real[:, 1], s=3, c="black", label="data")
-    ax_plane.scatter(fake[:, 0], fake[:, 1], s=9, c="white", edgecolors="black", linewidths=0.8, label="G(z)")
+    ax_plane.scatter(fake[:, 0], fake[:, 1], s=9, c="white", edgecolors="black", linewidths=0.8, label="G(z)",
+                     zorder=3)  # above the arrows
     if arrows:
         x, push = lab.generator_gradients(96)
         push = push / (push.norm(dim=1, keepdim=True).max() + 1e-12) * 0.5  # longest arrow: 0.5 units
@@ -333,6 +341,9 @@ def draw(lab: Gan2D, fig: Figure | None = None, arrows: bool = True, title: str 
     ax_plane.set_aspect("equal")
     ax_plane.legend(loc="lower left", fontsize=7, facecolor="lightgrey")
     h, cfg = lab.history, lab.config
+    ax_plane.set_title(title or f"{cfg.data}: D steps {lab.steps_d}, G steps {lab.steps_g}", fontsize=9)
+    if ax_loss is None:
+        return fig
     if h["round"]:
         ax_loss.plot(h["round"], h["loss_d"], label="D loss", color="tab:blue")
         ax_loss.plot(h["round"], h["loss_g"], label="G loss", color="tab:orange")
@@ -345,5 +356,4 @@ def draw(lab: Gan2D, fig: Figure | None = None, arrows: bool = True, title: str 
                      "per round)", ha="center", va="center", transform=ax_loss.transAxes)
         ax_loss.set(xticks=[], yticks=[])  # no numbers on an empty plot
     ax_loss.set_title("losses (training batches)", fontsize=9)
-    ax_plane.set_title(title or f"{cfg.data}: D steps {lab.steps_d}, G steps {lab.steps_g}", fontsize=9)
     return fig

@@ -131,7 +131,10 @@ def test_sliced_wasserstein_is_zero_for_equal_sets_and_grows_with_a_shift():
 @pytest.mark.parametrize("loss", ["nonsaturating", "minimax", "least_squares"])
 def test_draw_returns_a_figure_for_every_loss(loss):
     lab = Gan2D(Gan2DConfig(loss=loss, batch=32))
-    fig = draw(lab)  # before any step too
+    fig = draw(lab)  # before any step: the plane and its colour bar, no empty loss panel
+    assert len(fig.axes) == 2
+    lab.step_d()  # a step by hand is not logged: still no curves to show
+    assert len(draw(lab).axes) == 2
     lab.step(2)
     fig = draw(lab, fig=fig)
     assert len(fig.axes) == 3  # plane, its colour bar, curves
