@@ -52,8 +52,9 @@ def pulse_figure(result, truth: torch.Tensor | None = None, title: str | None = 
     ax.set_xlabel("step")
     ax.set_ylabel("downscaling MSE")
     ax.legend(loc="upper right", fontsize=8)
+    shown = "" if s == len(result.seeds) else f"; the first {s} shown"
     fig.suptitle(title or f"PULSE x{result.factor}: {result.num_accepted}/{len(result.seeds)} seeds within eps "
-                 "(green) - each one imagined, none recovered", fontsize=9)
+                 f"(green{shown}) - each one imagined, none recovered", fontsize=9)
     return fig
 
 
@@ -294,7 +295,7 @@ def readings_figure(images: torch.Tensor, readings: list[dict], attributes: list
             guess = p is not None and p < unsure
             table.text(i + 1.5, k + 0.5, text, ha="center", va="center", fontsize=8,
                        color="0.6" if guess else color, style="italic" if guess else "normal")
-    note = f"\ngrey: the probe is unsure (below {unsure:.0%}), a guess rather than a reading" if confidences else ""
+    note = f"\ngrey: the probe is unsure (below {unsure:.0%}), a guess rather than a reading, right or wrong" if confidences else ""
     fig.suptitle(title + note, fontsize=9)
     return fig
 

@@ -309,3 +309,11 @@ def test_image_grids_can_name_each_image():
     assert [t.get_text() for t in fig.axes[0].texts] == [f"face{i}" for i in range(5)]
     with pytest.raises(ValueError, match="one label per image"):
         images_figure(torch.rand(2, 3, 8, 8), labels=["only one"])
+
+
+def test_result_figure_says_when_it_shows_only_some_seeds(generator):
+    from pulse_teach.figures import pulse_figure
+
+    result = upsample(generator, load_sample("face0").low_res[8], PulseConfig(steps=2, num_seeds=3, image_every=0))
+    assert "(green; the first 2 shown)" in pulse_figure(result, max_seeds=2)._suptitle.get_text()
+    assert "(green)" in pulse_figure(result)._suptitle.get_text()  # all 3 shown: nothing to say
