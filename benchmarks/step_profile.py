@@ -30,6 +30,8 @@ from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 # isort: on
 
+from pulse_speed import matmul_peak_gflops  # noqa: E402  (this folder: the same peak as pulse_speed's table)
+
 from pulse_teach import PulseConfig, load_generator, upsample  # noqa: E402
 from pulse_teach.train import TrainConfig, Trainer, face_batches  # noqa: E402
 
@@ -64,15 +66,6 @@ class OpTimer(TorchDispatchMode):
         return out
 
 
-def matmul_peak_gflops(side: int = 2048, repeats: int = 10) -> float:
-    a, b = torch.randn(side, side), torch.randn(side, side)
-    a @ b
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return 2 * side**3 * repeats / (time.perf_counter() - start) / 1e9
-
-
 def measure(name: str, run, steps: int) -> dict:
     """``run()`` makes ``steps`` steps: time it plainly, count its FLOP, then time its operations by group."""
     run()  # warm-up
@@ -99,7 +92,7 @@ def main() -> None:
     parser.add_argument("--json", default="benchmarks/results/step_profile.json")
     args = parser.parse_args()
     steps = 3 if args.quick else args.steps
-    peak = matmul_peak_gflops()
+    peak = matmul_peak_gflops(torch.device("cpu"))
 
     G, target = load_generator("faces64"), torch.rand(3, 8, 8)
     pulse_config = PulseConfig(steps=steps, num_seeds=args.seeds, image_every=0)

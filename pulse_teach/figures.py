@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from .images import enlarge, make_grid, to_display
+from .images import enlarge, grid_cell, make_grid, to_display
 
 if TYPE_CHECKING:
     from .pulse import PulseResult
@@ -71,8 +71,8 @@ def images_figure(images: torch.Tensor, title: str = "", ncol: int | None = None
     ax.imshow(to_display(grid), interpolation="nearest")
     ax.axis("off")
     columns, (h, w) = ncol or int(np.ceil(np.sqrt(len(images)))), images.shape[-2:]  # as make_grid lays them out
-    for i, label in enumerate(labels or []):  # make_grid's layout: 2 px of padding around every image
-        top, left = 2 + (i // columns) * (h + 2), 2 + (i % columns) * (w + 2)
+    for i, label in enumerate(labels or []):
+        top, left = grid_cell(i, columns, h, w)
         ax.text(left + 1, top + 1, label, fontsize=8, va="top", color="white",
                 bbox={"facecolor": "black", "alpha": 0.6, "pad": 1, "linewidth": 0})
     if title:

@@ -106,14 +106,22 @@ def to_pil(image: torch.Tensor) -> Image.Image:
     return Image.fromarray(array, "RGB")
 
 
-def make_grid(images: torch.Tensor, ncol: int | None = None, pad: int = 2, pad_value: float = 1.0) -> torch.Tensor:
+GRID_PAD = 2  # pixels of padding around every image of a make_grid grid
+
+
+def grid_cell(i: int, ncol: int, h: int, w: int, pad: int = GRID_PAD) -> tuple[int, int]:
+    """(top, left) pixel of image ``i`` (h x w) on a ``make_grid`` grid of ``ncol`` columns."""
+    return pad + (i // ncol) * (h + pad), pad + (i % ncol) * (w + pad)
+
+
+def make_grid(images: torch.Tensor, ncol: int | None = None, pad: int = GRID_PAD, pad_value: float = 1.0) -> torch.Tensor:
     """(N, 3, H, W) -> one (3, H', W') image with the N images on a grid (ncol columns, default near-square)."""
     n, c, h, w = images.shape
     ncol = ncol or int(np.ceil(np.sqrt(n)))
     nrow = int(np.ceil(n / ncol))
     grid = images.new_full((c, nrow * (h + pad) + pad, ncol * (w + pad) + pad), pad_value)
     for i in range(n):
-        top, left = pad + (i // ncol) * (h + pad), pad + (i % ncol) * (w + pad)
+        top, left = grid_cell(i, ncol, h, w, pad)
         grid[:, top:top + h, left:left + w] = images[i]
     return grid
 

@@ -107,6 +107,8 @@ class TrainConfig:
     num_threads: int | None = None  # torch CPU threads; None keeps torch's default (one per core)
 
 
+SAMPLE_GRID = 8  # write_samples: a SAMPLE_GRID x SAMPLE_GRID grid of G_ema on fixed latents
+
 # Fields that may change when a run resumes; every other field must equal the checkpoint's.
 RUN_FIELDS = ("data_workers", "sample_minutes", "snapshots", "checkpoint_minutes", "max_minutes", "max_kimg", "max_steps",
               "device", "num_threads")
@@ -170,7 +172,7 @@ class Trainer:
         self.opt_g = torch.optim.Adam([p for p in self.G.parameters() if p.requires_grad], cfg.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam([p for m in self.critic_modules for p in m.parameters()], cfg.lr_d, betas=betas)
         self.rng = torch.Generator().manual_seed(cfg.seed)  # latents and mixing; on the CPU for every device
-        self.sample_z = torch.randn(64, self.G.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 10 ** 6))
+        self.sample_z = torch.randn(SAMPLE_GRID**2, self.G.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 10 ** 6))
         self.step, self.nimg, self.elapsed = 0, 0, 0.0
         self.init_from = None  # fine-tunes: where the parent run stood when this one began (for the export)
         if checkpoint is not None:
@@ -373,7 +375,7 @@ class Trainer:
         """8x8 grid of G_ema on the run's fixed latents -> samples/step{step:06d}.png."""
         images = self.G_ema(self.sample_z.to(self.device), noise_mode="const")  # (64, 3, R, R)
         path = self.run_dir / "samples" / f"step{self.step:06d}.png"
-        save_image(make_grid(from_generator(images, clamp=True).cpu(), ncol=8), path)
+        save_image(make_grid(from_generator(images, clamp=True).cpu(), ncol=SAMPLE_GRID), path)
         if self.config.snapshots:
             self.export(path.with_suffix(".pt"))
         return path

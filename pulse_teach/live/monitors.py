@@ -20,8 +20,9 @@ from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
 from ..figures import pulse_figure
-from ..images import enlarge, to_display
+from ..images import GRID_PAD, enlarge, to_display
 from ..pulse import PulseConfig, PulseResult, PulseStep, lr_multiplier, missed_eps_advice, upsample
+from ..train import SAMPLE_GRID
 from .context import STOP_HINT, stop_requested
 from .panel import LivePanel, show_figure
 
@@ -174,8 +175,7 @@ class TrainMonitor:
 
     def __init__(self, panel: LivePanel, max_steps: int | None = None):
         self.panel, self.max_steps = panel, max_steps
-        self.events, self.grid_path, self.grid, self.last, self.first = [], None, None, None, None
-        self.grid_title = ""
+        self.events, self.grid, self.grid_title, self.last, self.first = [], None, "", None, None
 
     def __call__(self, event) -> None:
         if event.kind == "step":
@@ -184,8 +184,8 @@ class TrainMonitor:
         elif event.kind == "sample" and event.path is not None:
             with PILImage.open(event.path) as grid:  # decoded once per grid, not once per redraw
                 whole = np.asarray(grid.convert("RGB"))
-            self.grid_path, self.grid = event.path, self._top_left(whole)
-            part = "G_ema samples" if self.grid.shape == whole.shape else "16 of G_ema's 64 samples"
+            self.grid = self._top_left(whole)
+            part = "G_ema samples" if self.grid.shape == whole.shape else f"16 of G_ema's {SAMPLE_GRID**2} samples"
             self.grid_title = f"{part} ({event.path.stem})"
         self.last = event
         if stop_requested():
@@ -193,12 +193,12 @@ class TrainMonitor:
         self.panel.update(self.status(), self.figure, force=event.kind == "sample")
 
     @staticmethod
-    def _top_left(grid: np.ndarray, ncol: int = 8, keep: int = 4, pad: int = 2) -> np.ndarray:
-        """The first keep x keep faces of the trainer's ncol x ncol sample grid (H, W, 3): big enough to see."""
-        tile = (grid.shape[1] - pad) // ncol  # one face and its border
-        if grid.shape[1] != pad + ncol * tile:  # not a grid the trainer wrote: show it whole
+    def _top_left(grid: np.ndarray) -> np.ndarray:
+        """The first 4 x 4 faces of the trainer's sample grid (H, W, 3), big enough to see; another picture whole."""
+        tile = (grid.shape[1] - GRID_PAD) // SAMPLE_GRID  # one face and its border
+        if grid.shape[1] != GRID_PAD + SAMPLE_GRID * tile:  # not a grid the trainer wrote
             return grid
-        side = pad + keep * tile
+        side = GRID_PAD + 4 * tile
         return grid[:side, :side]
 
     def time_left(self) -> float | None:
